@@ -1,0 +1,2 @@
+export { createOrderActivities, paymentIdempotencyKey } from './orders';
+export type { OrderActivities, OrderActivityDeps, ChargeInput, ChargeResult } from './orders';

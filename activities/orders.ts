@@ -1,0 +1,149 @@
+/**
+ * The order workflow's side effects: status writes to SQL and the payment call. Built by a factory
+ * so the worker and the tests hand in real dependencies of their choosing.
+ */
+import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
+import type { FinanceClient } from '../clients/finance';
+import type { OrderRepository } from '../db/orders';
+import { FAILURE_TYPES, type PaymentFailureDetails } from '../domain/errors';
+import type { StatusChange } from '../domain/order';
+import { formatInZone } from '../domain/time';
+import type { Logger } from '../observability/logger';
+
+export interface OrderActivityDeps {
+  orders: OrderRepository;
+  finance: FinanceClient;
+  log: Logger;
+  /** The finance package wants the order date in this zone's local time. */
+  financeTimeZone: string;
+}
+
+export interface ChargeInput {
+  orderId: string;
+  amount: string;
+  currency: string;
+  /** ISO instant in UTC, as stored. */
+  datePlaced: string;
+}
+
+export interface ChargeResult {
+  paymentReference: string;
+  /** Which attempt of this round succeeded (1 = first try). */
+  attempt: number;
+}
+
+/** One key per order, the same on every attempt and every operator retry: charged at most once. */
+export function paymentIdempotencyKey(orderId: string): string {
+  return `order-${orderId}-payment`;
+}
+
+/** While the payment call is in flight, heartbeat so cancellation and a lost worker are noticed. */
+const HEARTBEAT_EVERY_MS = 1000;
+
+function activityFields(): Record<string, unknown> {
+  const { info } = Context.current();
+  return {
+    workflowId: info.workflowExecution?.workflowId,
+    runId: info.workflowExecution?.runId,
+    activity: info.activityType,
+    attempt: info.attempt,
+  };
+}
+
+export function createOrderActivities({
+  orders,
+  finance,
+  log,
+  financeTimeZone,
+}: OrderActivityDeps) {
+  return {
+    async recordOrderStatus(change: StatusChange): Promise<void> {
+      const outcome = await orders.applyStatus(change);
+      if (outcome === 'missing') {
+        // The row is written before the workflow starts; if it is gone, retrying cannot bring it
+        // back, and the workflow should fail loudly instead of writing into the void.
+        throw ApplicationFailure.nonRetryable(
+          `order ${change.orderId} has no row in the database`,
+          'OrderNotFound',
+        );
+      }
+      log.info('order status recorded', {
+        orderId: change.orderId,
+        status: change.status,
+        version: change.version,
+        outcome,
+        ...activityFields(),
+      });
+    },
+
+    async chargePayment(input: ChargeInput): Promise<ChargeResult> {
+      const context = Context.current();
+      const attempt = context.info.attempt;
+      const fields = { orderId: input.orderId, ...activityFields() };
+      await orders.recordPaymentAttempt(input.orderId);
+      const request = {
+        idempotencyKey: paymentIdempotencyKey(input.orderId),
+        orderId: input.orderId,
+        amount: input.amount,
+        currency: input.currency,
+        // The seed's bug: the package wants its own local time, not UTC.
+        date: formatInZone(new Date(input.datePlaced), financeTimeZone),
+      };
+      log.info('finance request', { ...fields, request });
+
+      const heartbeat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
+      let outcome;
+      try {
+        outcome = await finance.charge(request, context.cancellationSignal);
+      } catch (error) {
+        if (context.cancellationSignal.aborted) {
+          log.info('payment attempt cancelled', fields);
+          throw new CancelledFailure('payment cancelled by the workflow');
+        }
+        throw error;
+      } finally {
+        clearInterval(heartbeat);
+      }
+
+      const details: PaymentFailureDetails = { attempt, status: null };
+      switch (outcome.kind) {
+        case 'charged':
+          log.info('finance response', {
+            ...fields,
+            status: 200,
+            paymentReference: outcome.receipt.paymentReference,
+          });
+          return { paymentReference: outcome.receipt.paymentReference, attempt };
+        case 'rejected':
+          log.warn('finance response', {
+            ...fields,
+            status: outcome.status,
+            code: outcome.code,
+            reason: outcome.reason,
+          });
+          throw ApplicationFailure.create({
+            type: FAILURE_TYPES.paymentRejected,
+            message: `finance rejected the payment (${outcome.status} ${outcome.code}): ${outcome.reason}`,
+            nonRetryable: true,
+            details: [{ ...details, status: outcome.status }],
+          });
+        case 'unavailable':
+          log.warn('finance response', {
+            ...fields,
+            status: outcome.status,
+            reason: outcome.reason,
+            retryAfterMs: outcome.retryAfterMs,
+          });
+          throw ApplicationFailure.create({
+            type: FAILURE_TYPES.paymentUnavailable,
+            message: `finance unavailable: ${outcome.reason}`,
+            details: [{ ...details, status: outcome.status }],
+            // Honour Retry-After when the package asks for a pause; otherwise the policy's backoff.
+            ...(outcome.retryAfterMs !== null ? { nextRetryDelay: outcome.retryAfterMs } : {}),
+          });
+      }
+    },
+  };
+}
+
+export type OrderActivities = ReturnType<typeof createOrderActivities>;

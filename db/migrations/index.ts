@@ -1,0 +1,11 @@
+import type { RunnableMigration } from 'umzug';
+import type { QueryInterface } from 'sequelize';
+import * as createOrders from './001-create-orders';
+
+/**
+ * Migrations in the order they run. Listed explicitly rather than globbed, so the same list works
+ * from TypeScript sources and compiled output. Never edit one that has shipped: add the next.
+ */
+export const migrations: RunnableMigration<QueryInterface>[] = [
+  { name: '001-create-orders', ...createOrders },
+];

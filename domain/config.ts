@@ -1,0 +1,95 @@
+/**
+ * The whole configuration, as one schema over environment variables. Every entry point parses it
+ * once at start-up; a bad value stops the process with a message naming the variable.
+ */
+import { z } from 'zod';
+import { parseDuration } from './time';
+import { PAYMENT_START_TO_CLOSE_MS } from './temporal';
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === null) {
+        ctx.addIssue({ code: 'custom', message: `must be a duration like 500ms, 10s, 5m, 7d (got "${text}")` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+
+const timeZone = z
+  .string()
+  .default('Europe/London')
+  .refine(
+    (zone) => {
+      try {
+        new Intl.DateTimeFormat('en-US', { timeZone: zone });
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'must be an IANA time zone such as Europe/London' },
+  );
+
+export const configSchema = z.object({
+  LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+  /** `sqlite:<file>` (default), `postgres://…`, or `mssql://…` (SQL Server through tedious). */
+  DATABASE_URL: z
+    .string()
+    .default('sqlite:.data/orders.sqlite')
+    .refine((url) => /^(sqlite:|postgres(ql)?:\/\/|mssql:\/\/)/.test(url), {
+      message: 'must start with sqlite:, postgres:// or mssql://',
+    }),
+  TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('orders'),
+  TEMPORAL_UI_URL: z.url().default('http://127.0.0.1:8233'),
+  FINANCE_URL: z.url().default('http://127.0.0.1:3001'),
+  /** The finance package wants dates in its own local time (the seed's time-zone bug). */
+  FINANCE_TIMEZONE: timeZone,
+  /** HTTP timeout of one payment call; shorter than the activity's start-to-close timeout. */
+  FINANCE_TIMEOUT: duration('10s').refine((ms) => ms > 0 && ms < PAYMENT_START_TO_CLOSE_MS, {
+    message: `must be above 0 and shorter than the payment activity's ${PAYMENT_START_TO_CLOSE_MS / 1000}s start-to-close timeout`,
+  }),
+  FINANCE_HOST: z.string().default('127.0.0.1'),
+  FINANCE_PORT: port(3001),
+  /** Attempts per payment round before an order is marked failed. */
+  PAYMENT_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(10),
+  /** Payment activities started per second across the task queue; 0 = unlimited. */
+  PAYMENT_RATE_PER_SECOND: z.coerce.number().min(0).default(0),
+  /** How long a failed order's workflow waits for an operator's retry or cancel. */
+  FAILED_ORDER_WAIT: duration('7d'),
+  /** How long the worker lets in-flight activities finish on SIGTERM before cancelling them. */
+  WORKER_SHUTDOWN_GRACE: duration('10s'),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigVariable = keyof Config;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: { variable: string; message: string }[]) {
+    super(
+      `Invalid configuration: ${problems.map((p) => `${p.variable}: ${p.message}`).join('; ')}`,
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment; throws a ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // Empty strings mean "not set", as they do for most tools that read the environment.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const parsed = configSchema.safeParse(present);
+  if (parsed.success) return parsed.data;
+  throw new ConfigError(
+    parsed.error.issues.map((issue) => ({
+      variable: String(issue.path[0] ?? '(config)'),
+      message: issue.message,
+    })),
+  );
+}

@@ -1,0 +1,18 @@
+/**
+ * Failure types that cross the activity/workflow boundary as `ApplicationFailure.type`. The retry
+ * policy lists the permanent ones as non-retryable; everything else is retried with backoff.
+ */
+export const FAILURE_TYPES = {
+  /** The finance package said the request itself is wrong (4xx). Retrying cannot help. */
+  paymentRejected: 'PaymentRejected',
+  /** Timeouts, 5xx, 429, refused or reset connections: worth another attempt. */
+  paymentUnavailable: 'PaymentUnavailable',
+} as const;
+
+export const NON_RETRYABLE_PAYMENT_FAILURES: readonly string[] = [FAILURE_TYPES.paymentRejected];
+
+/** Attached to payment failures so the workflow can count attempts it did not see one by one. */
+export interface PaymentFailureDetails {
+  attempt: number;
+  status: number | null;
+}

@@ -1,0 +1,93 @@
+/**
+ * Orders as the rest of the system sees them. The SQL row is the read model; the workflow decides
+ * what happens next. Statuses are listed once here and nowhere else.
+ */
+export const ORDER_STATUSES = ['queued', 'processing', 'processed', 'failed', 'cancelled'] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+/**
+ * `failed` is final for the read model's counts, but the workflow stays open for a while so an
+ * operator can retry it; `processed` and `cancelled` close the workflow.
+ */
+export const FINAL_STATUSES: readonly OrderStatus[] = ['processed', 'failed', 'cancelled'];
+
+export function isOrderStatus(value: string): value is OrderStatus {
+  return (ORDER_STATUSES as readonly string[]).includes(value);
+}
+
+export interface NewOrder {
+  customerId: string;
+  product: string;
+  quantity: number;
+  /** Decimal string with two places, e.g. "25.00": money is never a binary float here. */
+  amount: string;
+  /** ISO 4217 code, upper case. */
+  currency: string;
+  /** ISO-8601 instant in UTC (`...Z`). */
+  datePlaced: string;
+}
+
+export interface Order extends NewOrder {
+  id: string;
+  status: OrderStatus;
+  failureReason: string | null;
+  /** Payment attempts actually made against the finance package, over all retries. */
+  attempts: number;
+  paymentReference: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** What the workflow needs to process one order; everything else it reads through activities. */
+export interface OrderWorkflowInput {
+  orderId: string;
+  customerId: string;
+  amount: string;
+  currency: string;
+  datePlaced: string;
+  settings: OrderWorkflowSettings;
+}
+
+/**
+ * Operational knobs chosen by whoever starts the workflow (from config), carried in the input so
+ * the workflow stays deterministic and a replay uses the values the run started with.
+ */
+export interface OrderWorkflowSettings {
+  /** Payment attempts per round before the order is marked failed (≥ 1). */
+  maxPaymentAttempts: number;
+  /** How long a failed order waits for an operator's retry or cancel before its workflow closes. */
+  failedOrderWaitMs: number;
+}
+
+/** One status change, written to SQL by an activity and mirrored into the search attribute. */
+export interface StatusChange {
+  orderId: string;
+  status: OrderStatus;
+  /**
+   * Increases with every change the workflow makes. A write with a version not newer than the row's
+   * is ignored, so a late duplicate of an activity can never move an order backwards.
+   */
+  version: number;
+  failureReason?: string | null;
+  paymentReference?: string | null;
+}
+
+/** What the workflow's `status` query answers. */
+export interface OrderWorkflowState {
+  orderId: string;
+  status: OrderStatus;
+  /** Payment attempts the workflow has seen complete (successful or not), over all rounds. */
+  attempts: number;
+  lastFailure: string | null;
+  paymentReference: string | null;
+  /** ISO timestamps of each status the workflow entered, in order. */
+  history: { status: OrderStatus; at: string }[];
+}
+
+export interface OrderWorkflowResult {
+  orderId: string;
+  status: Extract<OrderStatus, 'processed' | 'failed' | 'cancelled'>;
+  paymentReference: string | null;
+  failureReason: string | null;
+  attempts: number;
+}

@@ -1,0 +1,36 @@
+/**
+ * Structured logs: one JSON object per line, with ids as fields (never interpolated into the
+ * message) so a log query can filter on them. Readable colours when a person watches a terminal.
+ */
+import winston from 'winston';
+
+export type Logger = winston.Logger;
+
+export interface LoggerOptions {
+  service: string;
+  level?: string;
+  /** Defaults to pretty output on a terminal, JSON otherwise. */
+  pretty?: boolean;
+  /** Silences output (tests that assert on behaviour, not on logs). */
+  silent?: boolean;
+}
+
+const pretty = winston.format.printf(({ level, message, timestamp, service, ...fields }) => {
+  const rest = Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : '';
+  return `${String(timestamp)} ${String(service)} ${level}: ${String(message)}${rest}`;
+});
+
+export function createLogger(options: LoggerOptions): Logger {
+  const usePretty = options.pretty ?? Boolean(process.stdout.isTTY);
+  return winston.createLogger({
+    level: options.level ?? 'info',
+    silent: options.silent ?? false,
+    defaultMeta: { service: options.service },
+    format: winston.format.combine(
+      winston.format.timestamp(),
+      winston.format.errors({ stack: true }),
+      usePretty ? winston.format.combine(winston.format.colorize(), pretty) : winston.format.json(),
+    ),
+    transports: [new winston.transports.Console()],
+  });
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Installs everything the project needs that is not in git, each step skipped when already done:
+#   - npm dependencies (npm install from the lockfile, when it changed since the last install)
+#   - the Temporal CLI (dev server + Web UI), built with `go install` into .tools/bin
+#   - Temporal's time-skipping test server (Java, from Maven Central) behind .tools/bin/temporal-test-server
+#   - with --postgres: a PostgreSQL server (Debian package) for the test suite
+# Usage: scripts/provision.sh [--postgres]
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$ROOT/.tools"
+BIN="$TOOLS/bin"
+# v1.5.1 is the last CLI tag whose go.mod has no local `replace`, so `go install` can build it.
+TEMPORAL_CLI_VERSION="1.5.1"
+TEST_SERVER_VERSION="$(sed -n 's:.*<version>\(1\.[0-9.]*\)</version>.*:\1:p' "$ROOT/scripts/test-server/pom.xml" | head -n1)"
+
+want_postgres=false
+for arg in "$@"; do
+  case "$arg" in
+    --postgres) want_postgres=true ;;
+    *) echo "provision: unknown argument $arg (usage: scripts/provision.sh [--postgres])" >&2; exit 2 ;;
+  esac
+done
+
+log() { printf '[provision] %s\n' "$*"; }
+fail() { printf '[provision] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# step NAME COMMAND...: runs COMMAND, printing how long it took.
+step() {
+  local name="$1"; shift
+  local started=$SECONDS
+  log "$name ..."
+  "$@"
+  log "$name done in $((SECONDS - started)) s"
+}
+
+need() {
+  command -v "$1" >/dev/null 2>&1 || fail "$1 is not installed; $2"
+}
+
+need node "install Node.js 20 (https://nodejs.org) — the project's engines field says which."
+need npm "it ships with Node.js."
+node_major="$(node -p 'process.versions.node.split(".")[0]')"
+[ "$node_major" = "20" ] || log "warning: Node $node_major found; the project is built and tested on Node 20."
+
+install_npm_deps() {
+  # `npm install`, not `npm ci`: the registry mirror omits some platform-only optional packages
+  # (e.g. @swc/core for darwin), which `npm ci` treats as a lockfile mismatch. The lockfile still
+  # pins every version that is installed.
+  (cd "$ROOT" && npm install --no-audit --no-fund)
+  sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1 > "$ROOT/node_modules/.provisioned-lock"
+}
+lock_hash="$(sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1)"
+if [ "$(cat "$ROOT/node_modules/.provisioned-lock" 2>/dev/null)" = "$lock_hash" ]; then
+  log "npm dependencies: up to date"
+else
+  step "npm dependencies (npm install)" install_npm_deps
+fi
+
+mkdir -p "$BIN"
+
+install_temporal_cli() {
+  need go "install Go 1.22+ (https://go.dev/dl) to build the Temporal CLI."
+  GOBIN="$BIN" go install "github.com/temporalio/cli/cmd/temporal@v$TEMPORAL_CLI_VERSION"
+  # A `go install` build reports its version as 0.0.0-DEV, so remember which tag was built.
+  echo "$TEMPORAL_CLI_VERSION" > "$BIN/.temporal-cli-version"
+}
+if [ -x "$BIN/temporal" ] && [ "$(cat "$BIN/.temporal-cli-version" 2>/dev/null)" = "$TEMPORAL_CLI_VERSION" ]; then
+  log "Temporal CLI $TEMPORAL_CLI_VERSION: present"
+else
+  log "Temporal CLI $TEMPORAL_CLI_VERSION: building from source; the first build takes 3-4 minutes"
+  step "Temporal CLI (go install)" install_temporal_cli
+fi
+
+install_test_server() {
+  need java "install a Java 17+ runtime for Temporal's time-skipping test server."
+  need mvn "install Maven 3 to fetch the test server from Maven Central."
+  rm -rf "$TOOLS/test-server/lib"
+  mvn -q -B -f "$ROOT/scripts/test-server/pom.xml" dependency:copy-dependencies \
+    -DincludeScope=runtime -DoutputDirectory="$TOOLS/test-server/lib"
+  # The SDK starts this as `<exe> <port>` and stops it by killing that process: `exec` makes the
+  # JVM that process, so nothing survives holding the port. The SDK waits about 5 s for the
+  # server to answer; client-level JIT and serial GC keep the JVM's start-up well under that.
+  cat > "$BIN/temporal-test-server" <<WRAPPER
+#!/bin/sh
+exec java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto \\
+  -cp "$TOOLS/test-server/lib/*" io.temporal.testserver.TestServer "\$@" --enable-time-skipping
+WRAPPER
+  chmod +x "$BIN/temporal-test-server"
+}
+if [ -x "$BIN/temporal-test-server" ] && [ -f "$TOOLS/test-server/lib/temporal-test-server-$TEST_SERVER_VERSION.jar" ]; then
+  log "Temporal test server $TEST_SERVER_VERSION: present"
+else
+  step "Temporal test server $TEST_SERVER_VERSION (Maven Central)" install_test_server
+fi
+
+install_postgres() {
+  command -v apt-get >/dev/null 2>&1 || fail "PostgreSQL is missing and apt-get is not available; install PostgreSQL 13+ so that initdb and pg_ctl are found."
+  local sudo=""
+  [ "$(id -u)" = "0" ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+}
+if $want_postgres; then
+  if ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null 2>&1; then
+    log "PostgreSQL: present"
+  else
+    step "PostgreSQL (apt-get install postgresql)" install_postgres
+  fi
+fi

@@ -1,0 +1,60 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  Runtime,
+  type WorkflowBundle,
+} from '@temporalio/worker';
+import { orderStatusKey } from '../../domain/temporal';
+
+const ROOT = resolve(__dirname, '../..');
+export const TEMPORAL_CLI = join(ROOT, '.tools/bin/temporal');
+export const TEST_SERVER = join(ROOT, '.tools/bin/temporal-test-server');
+
+function provisioned(path: string): string {
+  if (!existsSync(path)) {
+    throw new Error(`${path} is missing: run \`npm run provision\` (npm test does it for you)`);
+  }
+  return path;
+}
+
+let runtimeInstalled = false;
+/** Keep the SDK's own logs to warnings so test output shows the tests. */
+function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+}
+
+/** Temporal's Java test server: timers and retry backoffs are skipped while a result is awaited. */
+export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  quietRuntime();
+  return TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: provisioned(TEST_SERVER) } },
+  });
+}
+
+/** The real dev server (the CLI's `server start-dev`), in memory, with visibility. */
+export async function createDevServerEnv(): Promise<TestWorkflowEnvironment> {
+  quietRuntime();
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: provisioned(TEMPORAL_CLI) },
+      ip: '127.0.0.1',
+      searchAttributes: [orderStatusKey],
+      extraArgs: ['--log-level', 'error'],
+    },
+  });
+}
+
+let bundle: Promise<WorkflowBundle> | null = null;
+/** Bundling takes seconds: do it once per test process. */
+export function orderWorkflowBundle(): Promise<WorkflowBundle> {
+  bundle ??= bundleWorkflowCode({
+    workflowsPath: require.resolve('../../workflows'),
+    logger: new DefaultLogger('WARN'),
+  });
+  return bundle;
+}

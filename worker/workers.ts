@@ -1,0 +1,61 @@
+/**
+ * The order workers, built from their dependencies so the entry point and the tests wire the same
+ * thing. Two task queues: order workflows with their status writes, and payments, whose rate can
+ * be capped on their own (the seed's "processes orders at a fixed rate").
+ */
+import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { createOrderActivities, type OrderActivityDeps } from '../activities/orders';
+import { paymentTaskQueue } from '../domain/temporal';
+
+export interface OrderWorkerOptions {
+  connection: NativeConnection;
+  namespace?: string;
+  taskQueue: string;
+  activities: OrderActivityDeps;
+  /** Payment activities started per second across the payments queue; 0 or absent = no cap. */
+  paymentRatePerSecond?: number;
+  /** How long in-flight activities may finish on shutdown before they are cancelled. */
+  shutdownGraceTimeMs?: number;
+  /** A prebuilt workflow bundle (tests build it once); otherwise the worker bundles `workflows/`. */
+  workflowBundle?: WorkflowBundleOption;
+}
+
+export interface OrderWorkers {
+  run(): Promise<void>;
+  shutdown(): void;
+}
+
+export async function createOrderWorkers(options: OrderWorkerOptions): Promise<OrderWorkers> {
+  const { recordOrderStatus, chargePayment } = createOrderActivities(options.activities);
+  const common = {
+    connection: options.connection,
+    namespace: options.namespace ?? 'default',
+    shutdownGraceTime: options.shutdownGraceTimeMs ?? 10_000,
+  };
+  const orders = await Worker.create({
+    ...common,
+    taskQueue: options.taskQueue,
+    ...(options.workflowBundle
+      ? { workflowBundle: options.workflowBundle }
+      : { workflowsPath: require.resolve('../workflows') }),
+    activities: { recordOrderStatus },
+  });
+  const payments = await Worker.create({
+    ...common,
+    taskQueue: paymentTaskQueue(options.taskQueue),
+    activities: { chargePayment },
+    ...(options.paymentRatePerSecond
+      ? { maxTaskQueueActivitiesPerSecond: options.paymentRatePerSecond }
+      : {}),
+  });
+  return {
+    async run() {
+      await Promise.all([orders.run(), payments.run()]);
+    },
+    shutdown() {
+      for (const worker of [orders, payments]) {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+      }
+    },
+  };
+}
