@@ -6,7 +6,9 @@ import { builtinModules } from 'node:module';
 const nodeBuiltins = builtinModules.flatMap((name) => [name, `node:${name}`]);
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', '.tools/', '.data/', 'test-results/', 'api/public/vendor/'] },
+  {
+    ignores: ['node_modules/', 'dist/', '.tools/', '.data/', 'test-results/', 'api/public/vendor/'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -36,8 +38,14 @@ export default tseslint.config(
               group: ['sequelize', 'sequelize/*', 'sqlite3', 'pg', 'tedious', 'umzug'],
               message: 'Database access belongs in activities.',
             },
-            { group: ['winston', 'winston/*'], message: 'Use the workflow `log` from @temporalio/workflow.' },
-            { group: ['@opentelemetry/*'], message: 'Tracing is wired by interceptors in the worker.' },
+            {
+              group: ['winston', 'winston/*'],
+              message: 'Use the workflow `log` from @temporalio/workflow.',
+            },
+            {
+              group: ['@opentelemetry/*'],
+              message: 'Tracing is wired by interceptors in the worker.',
+            },
             {
               group: ['@temporalio/client', '@temporalio/worker', '@temporalio/activity'],
               message: 'Workflows import only @temporalio/workflow.',

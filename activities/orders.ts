@@ -57,7 +57,7 @@ export function createOrderActivities({
   financeTimeZone,
 }: OrderActivityDeps) {
   return {
-    async recordOrderStatus(change: StatusChange): Promise<void> {
+    recordOrderStatus: async (change: StatusChange): Promise<void> => {
       const outcome = await orders.applyStatus(change);
       if (outcome === 'missing') {
         // The row is written before the workflow starts; if it is gone, retrying cannot bring it
@@ -76,7 +76,7 @@ export function createOrderActivities({
       });
     },
 
-    async chargePayment(input: ChargeInput): Promise<ChargeResult> {
+    chargePayment: async (input: ChargeInput): Promise<ChargeResult> => {
       const context = Context.current();
       const attempt = context.info.attempt;
       const fields = { orderId: input.orderId, ...activityFields() };

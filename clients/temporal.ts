@@ -54,7 +54,8 @@ export async function startOrderWorkflow(
     });
     return { workflowId, started: true };
   } catch (error) {
-    if (error instanceof WorkflowExecutionAlreadyStartedError) return { workflowId, started: false };
+    if (error instanceof WorkflowExecutionAlreadyStartedError)
+      return { workflowId, started: false };
     throw error;
   }
 }

@@ -22,7 +22,10 @@ export interface DatabaseOptions {
   poolMax?: number;
 }
 
-function sequelizeFor(url: string, options: DatabaseOptions): { sequelize: Sequelize; dialect: Dialect } {
+function sequelizeFor(
+  url: string,
+  options: DatabaseOptions,
+): { sequelize: Sequelize; dialect: Dialect } {
   const common: Options = {
     logging: options.logging ?? false,
     pool: { max: options.poolMax ?? 10, min: 0, idle: 10_000, acquire: 10_000 },

@@ -67,7 +67,10 @@ export class OrderRepository {
       status: OrderStatus;
       count: number | string;
     }[];
-    const counts = Object.fromEntries(ORDER_STATUSES.map((s) => [s, 0])) as Record<OrderStatus, number>;
+    const counts = Object.fromEntries(ORDER_STATUSES.map((s) => [s, 0])) as Record<
+      OrderStatus,
+      number
+    >;
     for (const row of rows) counts[row.status] = Number(row.count);
     return counts;
   }

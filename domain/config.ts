@@ -13,7 +13,10 @@ const duration = (fallback: string) =>
     .transform((text, ctx) => {
       const ms = parseDuration(text);
       if (ms === null) {
-        ctx.addIssue({ code: 'custom', message: `must be a duration like 500ms, 10s, 5m, 7d (got "${text}")` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be a duration like 500ms, 10s, 5m, 7d (got "${text}")`,
+        });
         return z.NEVER;
       }
       return ms;

@@ -13,7 +13,8 @@ export const AMOUNT_PATTERN = /^\d{1,12}(\.\d{1,2})?$/;
  * Local time with an explicit numeric offset, as the finance package wants it
  * (`2026-07-01T10:00:00+01:00`). `Z` is not accepted: the package wants its own local time.
  */
-export const LOCAL_DATE_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?[+-]\d{2}:\d{2}$/;
+export const LOCAL_DATE_PATTERN =
+  /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?[+-]\d{2}:\d{2}$/;
 
 export const paymentRequestSchema = z.strictObject({
   idempotencyKey: z.string().min(1).max(200),
@@ -30,6 +31,8 @@ export interface PaymentReceipt {
   orderId: string;
   amount: string;
   currency: string;
+  /** The order date the package charged against, as it was sent (local time). */
+  date: string;
   chargedAt: string;
 }
 

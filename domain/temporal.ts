@@ -39,7 +39,11 @@ export function paymentTaskQueue(orderTaskQueue: string): string {
 }
 
 /** Temporal Web UI page of one order's workflow. */
-export function temporalUiWorkflowUrl(uiBaseUrl: string, namespace: string, orderId: string): string {
+export function temporalUiWorkflowUrl(
+  uiBaseUrl: string,
+  namespace: string,
+  orderId: string,
+): string {
   const base = uiBaseUrl.replace(/\/+$/, '');
   return `${base}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowIdForOrder(orderId))}`;
 }

@@ -13,6 +13,8 @@ export interface LoggerOptions {
   pretty?: boolean;
   /** Silences output (tests that assert on behaviour, not on logs). */
   silent?: boolean;
+  /** Writes JSON lines here instead of the console (tests that assert on logs). */
+  destination?: NodeJS.WritableStream;
 }
 
 const pretty = winston.format.printf(({ level, message, timestamp, service, ...fields }) => {
@@ -21,7 +23,7 @@ const pretty = winston.format.printf(({ level, message, timestamp, service, ...f
 });
 
 export function createLogger(options: LoggerOptions): Logger {
-  const usePretty = options.pretty ?? Boolean(process.stdout.isTTY);
+  const usePretty = options.pretty ?? (!options.destination && Boolean(process.stdout.isTTY));
   return winston.createLogger({
     level: options.level ?? 'info',
     silent: options.silent ?? false,
@@ -31,6 +33,10 @@ export function createLogger(options: LoggerOptions): Logger {
       winston.format.errors({ stack: true }),
       usePretty ? winston.format.combine(winston.format.colorize(), pretty) : winston.format.json(),
     ),
-    transports: [new winston.transports.Console()],
+    transports: [
+      options.destination
+        ? new winston.transports.Stream({ stream: options.destination })
+        : new winston.transports.Console(),
+    ],
   });
 }

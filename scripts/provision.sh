@@ -81,14 +81,16 @@ install_test_server() {
   # The SDK starts this as `<exe> <port>` and stops it by killing that process: `exec` makes the
   # JVM that process, so nothing survives holding the port. The SDK waits about 5 s for the
   # server to answer; client-level JIT and serial GC keep the JVM's start-up well under that.
+  # No --enable-time-skipping: the server must start with skipping locked, as the SDK expects;
+  # the SDK unlocks it only while a test awaits a workflow result or calls env.sleep().
   cat > "$BIN/temporal-test-server" <<WRAPPER
 #!/bin/sh
 exec java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto \\
-  -cp "$TOOLS/test-server/lib/*" io.temporal.testserver.TestServer "\$@" --enable-time-skipping
+  -cp "$TOOLS/test-server/lib/*" io.temporal.testserver.TestServer "\$@"
 WRAPPER
   chmod +x "$BIN/temporal-test-server"
 }
-if [ -x "$BIN/temporal-test-server" ] && [ -f "$TOOLS/test-server/lib/temporal-test-server-$TEST_SERVER_VERSION.jar" ]; then
+if [ -x "$BIN/temporal-test-server" ] && ! grep -q -- --enable-time-skipping "$BIN/temporal-test-server" && [ -f "$TOOLS/test-server/lib/temporal-test-server-$TEST_SERVER_VERSION.jar" ]; then
   log "Temporal test server $TEST_SERVER_VERSION: present"
 else
   step "Temporal test server $TEST_SERVER_VERSION (Maven Central)" install_test_server

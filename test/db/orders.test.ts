@@ -5,7 +5,7 @@ import { DATABASES } from '../support/database';
 import { newOrder } from '../support/orders';
 
 for (const target of DATABASES) {
-  describe(`orders in ${target.name}`, () => {
+  void describe(`orders in ${target.name}`, () => {
     let url: string;
     let db: Database;
 
@@ -15,7 +15,7 @@ for (const target of DATABASES) {
     });
     after(() => db.close());
 
-    test('a new order is stored queued with its amount and UTC date as given', async () => {
+    void test('a new order is stored queued with its amount and UTC date as given', async () => {
       const order = newOrder({ amount: '1234.50', datePlaced: '2026-03-05T23:15:00.000Z' });
       const created = await db.orders.create(order);
       assert.equal(created.status, 'queued');
@@ -27,11 +27,11 @@ for (const target of DATABASES) {
       assert.equal(read.failureReason, null);
     });
 
-    test('an unknown id reads as null', async () => {
+    void test('an unknown id reads as null', async () => {
       assert.equal(await db.orders.get('no-such-order'), null);
     });
 
-    test('a status write applied twice leaves the same row', async () => {
+    void test('a status write applied twice leaves the same row', async () => {
       const order = newOrder();
       await db.orders.create(order);
       const change = {
@@ -49,7 +49,7 @@ for (const target of DATABASES) {
       assert.equal(second?.updatedAt, first?.updatedAt);
     });
 
-    test('a late write with an older version never moves an order backwards', async () => {
+    void test('a late write with an older version never moves an order backwards', async () => {
       const order = newOrder();
       await db.orders.create(order);
       await db.orders.applyStatus({
@@ -67,14 +67,14 @@ for (const target of DATABASES) {
       assert.equal(read?.failureReason, 'rejected');
     });
 
-    test('a status write for a missing order says so', async () => {
+    void test('a status write for a missing order says so', async () => {
       assert.equal(
         await db.orders.applyStatus({ orderId: 'missing', status: 'processing', version: 1 }),
         'missing',
       );
     });
 
-    test('payment attempts are counted one by one', async () => {
+    void test('payment attempts are counted one by one', async () => {
       const order = newOrder();
       await db.orders.create(order);
       await db.orders.recordPaymentAttempt(order.id);
@@ -82,7 +82,7 @@ for (const target of DATABASES) {
       assert.equal((await db.orders.get(order.id))?.attempts, 2);
     });
 
-    test('counts by status include every status, zero when none', async () => {
+    void test('counts by status include every status, zero when none', async () => {
       const before = await db.orders.countByStatus();
       const order = newOrder();
       await db.orders.create(order);
@@ -99,7 +99,7 @@ for (const target of DATABASES) {
       assert.equal(counts.queued, before.queued);
     });
 
-    test('migrations are idempotent: opening the same database again, twice at once, works', async () => {
+    void test('migrations are idempotent: opening the same database again, twice at once, works', async () => {
       const [a, b] = await Promise.all([openDatabase(url), openDatabase(url)]);
       const order = newOrder();
       await a.orders.create(order);

@@ -7,7 +7,8 @@ import {
   Runtime,
   type WorkflowBundle,
 } from '@temporalio/worker';
-import { orderStatusKey } from '../../domain/temporal';
+import { temporal } from '@temporalio/proto';
+import { ORDER_STATUS_SEARCH_ATTRIBUTE, orderStatusKey } from '../../domain/temporal';
 
 const ROOT = resolve(__dirname, '../..');
 export const TEMPORAL_CLI = join(ROOT, '.tools/bin/temporal');
@@ -21,19 +22,30 @@ function provisioned(path: string): string {
 }
 
 let runtimeInstalled = false;
-/** Keep the SDK's own logs to warnings so test output shows the tests. */
+/**
+ * Only the SDK's errors: the tests fail activities on purpose, and each failed attempt is a warning.
+ */
 function quietRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
 }
 
 /** Temporal's Java test server: timers and retry backoffs are skipped while a result is awaited. */
 export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   quietRuntime();
-  return TestWorkflowEnvironment.createTimeSkipping({
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: provisioned(TEST_SERVER) } },
   });
+  // The test server starts with no custom search attributes; register the workflow's.
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: 'default',
+    searchAttributes: {
+      [ORDER_STATUS_SEARCH_ATTRIBUTE]:
+        temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    },
+  });
+  return env;
 }
 
 /** The real dev server (the CLI's `server start-dev`), in memory, with visibility. */

@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { FinanceClient } from '../../clients/finance';
+import { startOrderWorkflow } from '../../clients/temporal';
+import { openDatabase, type Database } from '../../db';
+import type { NewOrder, Order, OrderWorkflowSettings } from '../../domain/order';
+import { workflowIdForOrder } from '../../domain/temporal';
+import { createLogger } from '../../observability/logger';
+import type { processOrder } from '../../workflows';
+import { createOrderWorkers } from '../../worker/workers';
+import { startFinance, type RunningFinance } from './finance';
+import { newOrder } from './orders';
+import { orderWorkflowBundle } from './temporal';
+import { waitFor } from './wait';
+
+export interface TestSystem {
+  env: TestWorkflowEnvironment;
+  db: Database;
+  finance: RunningFinance;
+  taskQueue: string;
+  /** Writes the order row and starts its workflow, as the API does. */
+  place(
+    overrides?: Partial<NewOrder>,
+  ): Promise<{ order: Order; handle: WorkflowHandle<typeof processOrder> }>;
+  stop(): Promise<void>;
+}
+
+export interface TestSystemOptions {
+  env: TestWorkflowEnvironment;
+  databaseUrl: string;
+  settings?: Partial<OrderWorkflowSettings>;
+  financeTimeoutMs?: number;
+  financeTimeZone?: string;
+  financeHangMs?: number;
+}
+
+/** Real workers with real activities, a real finance simulator and a real database. */
+export async function startTestSystem(options: TestSystemOptions): Promise<TestSystem> {
+  const { env } = options;
+  const timeZone = options.financeTimeZone ?? 'Europe/London';
+  const finance = await startFinance({ timeZone, hangMs: options.financeHangMs ?? 60_000 });
+  const db = await openDatabase(options.databaseUrl);
+  const taskQueue = `orders-${randomUUID()}`;
+  const settings: OrderWorkflowSettings = {
+    maxPaymentAttempts: 5,
+    failedOrderWaitMs: 7 * 24 * 3600 * 1000,
+    ...options.settings,
+  };
+  const workers = await createOrderWorkers({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: await orderWorkflowBundle(),
+    activities: {
+      orders: db.orders,
+      finance: new FinanceClient(finance.url, options.financeTimeoutMs ?? 5_000),
+      log: createLogger({ service: 'worker', silent: true }),
+      financeTimeZone: timeZone,
+    },
+  });
+  const running = workers.run();
+
+  const system: TestSystem = {
+    env,
+    db,
+    finance,
+    taskQueue,
+    async place(overrides = {}) {
+      const order = await db.orders.create(newOrder(overrides));
+      await startOrderWorkflow(env.client, { taskQueue, settings }, order);
+      return {
+        order,
+        handle: env.client.workflow.getHandle<typeof processOrder>(workflowIdForOrder(order.id)),
+      };
+    },
+    async stop() {
+      workers.shutdown();
+      await running;
+      await finance.close();
+      await db.close();
+    },
+  };
+  await warmUp(system);
+  return system;
+}
+
+/**
+ * One order through the whole system before any test runs. Besides proving the wiring, it makes
+ * sure the workers poll before a test awaits a result: the time-skipping server would otherwise
+ * skip straight to the workflow's execution timeout while no worker is there yet.
+ */
+async function warmUp(system: TestSystem): Promise<void> {
+  const { order } = await system.place();
+  await waitFor(
+    'the warm-up order to be processed',
+    () => system.db.orders.get(order.id),
+    (row) => row?.status === 'processed',
+  );
+}

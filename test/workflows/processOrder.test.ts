@@ -1,0 +1,224 @@
+/**
+ * The order workflow on Temporal's time-skipping test server, with the real activities, a real
+ * finance simulator on a loopback port and a real SQLite database.
+ */
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { paymentIdempotencyKey } from '../../activities/orders';
+import type { Order, OrderWorkflowResult, OrderWorkflowState } from '../../domain/order';
+import { cancelSignal, ORDER_FAILED, retrySignal, statusQuery } from '../../workflows';
+import { freshSqliteUrl } from '../support/database';
+import { startTestSystem, type TestSystem } from '../support/system';
+import { createTimeSkippingEnv } from '../support/temporal';
+import { waitFor } from '../support/wait';
+
+const MAX_ATTEMPTS = 4;
+
+void describe('order workflow (time-skipping test server)', () => {
+  let env: TestWorkflowEnvironment;
+  let system: TestSystem;
+
+  before(async () => {
+    env = await createTimeSkippingEnv();
+    system = await startTestSystem({
+      env,
+      databaseUrl: freshSqliteUrl(),
+      settings: { maxPaymentAttempts: MAX_ATTEMPTS },
+      // Long enough that a hung call is still in flight when a test cancels it.
+      financeTimeoutMs: 15_000,
+    });
+  });
+  beforeEach(() => system.finance.reset());
+  after(async () => {
+    await system?.stop();
+    await env?.teardown();
+  });
+
+  const row = async (order: Order) => {
+    const read = await system.db.orders.get(order.id);
+    assert.ok(read, `order ${order.id} has a row`);
+    return read;
+  };
+  /** Waits for the SQL status, skipping Temporal time ahead so retry backoffs pass quickly. */
+  const waitForStatus = (order: Order, status: Order['status']) =>
+    waitFor(
+      `order ${order.id} to be ${status}`,
+      () => row(order),
+      (r) => r.status === status,
+      {
+        between: () => env.sleep('2s'),
+      },
+    );
+  const charges = (order: Order) => system.finance.charges(paymentIdempotencyKey(order.id));
+
+  void test('an order is charged once and ends processed, with its payment reference', async () => {
+    const { order, handle } = await system.place();
+    const result: OrderWorkflowResult = await handle.result();
+    assert.equal(result.status, 'processed');
+    assert.equal(result.attempts, 1);
+    const stored = await row(order);
+    assert.equal(stored.status, 'processed');
+    assert.equal(stored.attempts, 1);
+    assert.match(stored.paymentReference ?? '', /^PAY-/);
+    assert.equal(stored.paymentReference, result.paymentReference);
+    assert.equal((await charges(order)).charges, 1);
+  });
+
+  void test("the payment date is sent in the finance package's local time, summer and winter", async () => {
+    const summer = await system.place({ datePlaced: '2026-07-01T09:00:00.000Z' });
+    const winter = await system.place({ datePlaced: '2026-01-15T09:00:00.000Z' });
+    await Promise.all([summer.handle.result(), winter.handle.result()]);
+    assert.equal((await charges(summer.order)).receipt?.date, '2026-07-01T10:00:00+01:00');
+    assert.equal((await charges(winter.order)).receipt?.date, '2026-01-15T09:00:00+00:00');
+  });
+
+  void test('a finance 503 twice then OK: processed after 3 attempts, charged once', async () => {
+    await system.finance.queueFaults('status-503', 'status-503');
+    const { order, handle } = await system.place();
+    const result: OrderWorkflowResult = await handle.result();
+    assert.equal(result.status, 'processed');
+    assert.equal(result.attempts, 3);
+    assert.equal((await row(order)).attempts, 3);
+    const record = await charges(order);
+    assert.equal(record.requests, 3);
+    assert.equal(record.charges, 1);
+  });
+
+  void test('retry backoff is skipped: minutes of backoff in workflow time, seconds of wall time', async () => {
+    // 1 + 2 + 4 s of backoff between four attempts: the workflow clock covers it, the wall
+    // clock does not.
+    await system.finance.queueFaults('status-500', 'status-503', 'status-500');
+    const wallStart = Date.now();
+    const { handle } = await system.place();
+    await handle.result();
+    const wall = Date.now() - wallStart;
+    const { history } = await handle.query(statusQuery);
+    const processing = history.find((h) => h.status === 'processing');
+    const processed = history.find((h) => h.status === 'processed');
+    assert.ok(processing && processed);
+    const workflowMs = Date.parse(processed.at) - Date.parse(processing.at);
+    assert.ok(workflowMs >= 7_000, `workflow time covered the backoff (${workflowMs} ms)`);
+    assert.ok(
+      wall < workflowMs,
+      `wall time ${wall} ms is less than workflow time ${workflowMs} ms`,
+    );
+  });
+
+  void test('a 400 rejection fails the order after exactly one attempt, keeping the reason', async () => {
+    const { order, handle } = await system.place({ amount: '0.00' });
+    const stored = await waitForStatus(order, 'failed');
+    assert.equal(stored.attempts, 1);
+    assert.match(stored.failureReason ?? '', /amount_not_positive/);
+    const state: OrderWorkflowState = await handle.query(statusQuery);
+    assert.equal(state.status, 'failed');
+    assert.equal(state.attempts, 1);
+    assert.equal((await charges(order)).charges, 0);
+  });
+
+  void test('transient errors until retries run out: failed, with the last error as reason', async () => {
+    await system.finance.queueFaults(...Array<'status-503'>(MAX_ATTEMPTS).fill('status-503'));
+    const { order } = await system.place();
+    const stored = await waitForStatus(order, 'failed');
+    assert.equal(stored.attempts, MAX_ATTEMPTS);
+    assert.match(
+      stored.failureReason ?? '',
+      new RegExp(`gave up after ${MAX_ATTEMPTS} attempts.*503`),
+    );
+    assert.equal((await charges(order)).charges, 0);
+  });
+
+  void test('a failed order nobody touches closes as failed once its wait is over', async () => {
+    const { order, handle } = await system.place({ amount: '0.00' });
+    await assert.rejects(handle.result(), (error: unknown) => {
+      assert.ok(error instanceof WorkflowFailedError);
+      assert.ok(error.cause instanceof ApplicationFailure);
+      assert.equal(error.cause.type, ORDER_FAILED);
+      assert.match(error.cause.message, /amount_not_positive/);
+      return true;
+    });
+    assert.equal((await row(order)).status, 'failed');
+  });
+
+  void test('the retry signal after a failure charges again and the order ends processed', async () => {
+    await system.finance.setMode({ mode: 'down' });
+    const { order, handle } = await system.place();
+    await waitForStatus(order, 'failed');
+    await system.finance.setMode({ mode: 'normal' });
+    await handle.signal(retrySignal);
+    const result: OrderWorkflowResult = await handle.result();
+    assert.equal(result.status, 'processed');
+    const stored = await row(order);
+    assert.equal(stored.status, 'processed');
+    assert.equal(stored.failureReason, null);
+    assert.equal(stored.attempts, MAX_ATTEMPTS + 1);
+    assert.equal((await charges(order)).charges, 1);
+  });
+
+  void test('cancel during backoff: cancelled, and the finance package is never called again', async () => {
+    await system.finance.queueFaults(...Array<'status-503'>(MAX_ATTEMPTS).fill('status-503'));
+    const { order, handle } = await system.place();
+    await waitFor(
+      'a first failed attempt',
+      () => row(order),
+      (r) => r.attempts >= 1,
+    );
+    await handle.signal(cancelSignal, { reason: 'customer changed their mind' });
+    const result: OrderWorkflowResult = await handle.result();
+    assert.equal(result.status, 'cancelled');
+    const requestsAtCancel = (await charges(order)).requests;
+    await system.finance.reset();
+    await env.sleep('10m');
+    const record = await charges(order);
+    assert.equal(record.charges, 0);
+    assert.equal(record.requests, requestsAtCancel);
+    assert.equal((await row(order)).status, 'cancelled');
+  });
+
+  void test('cancel while a payment call hangs: the attempt is stopped and nothing is charged', async () => {
+    await system.finance.queueFaults('hang');
+    const { order, handle } = await system.place();
+    await waitFor(
+      'the payment call to reach the finance package',
+      () => charges(order),
+      (c) => c.requests === 1,
+    );
+    await handle.signal(cancelSignal);
+    const result: OrderWorkflowResult = await handle.result();
+    assert.equal(result.status, 'cancelled');
+    const record = await charges(order);
+    assert.equal(record.charges, 0);
+    assert.equal(record.requests, 1);
+    assert.equal((await row(order)).status, 'cancelled');
+  });
+
+  void test('a retry signal that does not apply (order still processing) changes nothing', async () => {
+    await system.finance.queueFaults('status-503');
+    const { order, handle } = await system.place();
+    await waitFor(
+      'a first failed attempt',
+      () => row(order),
+      (r) => r.attempts >= 1,
+    );
+    await handle.signal(retrySignal);
+    const result: OrderWorkflowResult = await handle.result();
+    assert.equal(result.status, 'processed');
+    assert.equal(result.attempts, 2);
+    assert.equal((await charges(order)).charges, 1);
+  });
+
+  void test('a year-3000 order fails while the orders placed after it are processed', async () => {
+    const broken = await system.place({ datePlaced: '3000-01-01T00:00:00.000Z' });
+    const next = await Promise.all([system.place(), system.place(), system.place()]);
+    const results: OrderWorkflowResult[] = await Promise.all(next.map((n) => n.handle.result()));
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['processed', 'processed', 'processed'],
+    );
+    const stored = await waitForStatus(broken.order, 'failed');
+    assert.match(stored.failureReason ?? '', /date_in_future/);
+    assert.equal(stored.attempts, 1);
+  });
+});
