@@ -5,7 +5,13 @@
 import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Config } from '../domain/config';
 import type { Order, OrderWorkflowInput, OrderWorkflowSettings } from '../domain/order';
-import { ORDER_WORKFLOW_TYPE, orderStatusKey, workflowIdForOrder } from '../domain/temporal';
+import { temporal } from '@temporalio/proto';
+import {
+  ORDER_WORKFLOW_TYPE,
+  orderStatusKey,
+  SEARCH_ATTRIBUTES,
+  workflowIdForOrder,
+} from '../domain/temporal';
 
 export async function connectTemporal(config: Config): Promise<Client> {
   const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
@@ -58,4 +64,41 @@ export async function startOrderWorkflow(
       return { workflowId, started: false };
     throw error;
   }
+}
+
+const INDEXED_VALUE_TYPES = {
+  Keyword: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+} as const;
+
+type SearchAttributeName = keyof typeof SEARCH_ATTRIBUTES;
+
+/** The named search attributes with their server-side types, as AddSearchAttributes wants them. */
+export function searchAttributeDefinitions(
+  names = Object.keys(SEARCH_ATTRIBUTES) as SearchAttributeName[],
+): Record<string, temporal.api.enums.v1.IndexedValueType> {
+  return Object.fromEntries(
+    names.map((name) => [name, INDEXED_VALUE_TYPES[SEARCH_ATTRIBUTES[name]]]),
+  );
+}
+
+/**
+ * Registers the workflows' search attributes when missing. The dev server's `--search-attribute`
+ * flag only applies when its database is created, so an existing database needs this.
+ */
+export async function ensureSearchAttributes(
+  connection: Connection,
+  namespace: string,
+): Promise<string[]> {
+  const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
+  const existing = new Set(Object.keys(customAttributes ?? {}));
+  const missing = (Object.keys(SEARCH_ATTRIBUTES) as SearchAttributeName[]).filter(
+    (name) => !existing.has(name),
+  );
+  if (missing.length > 0) {
+    await connection.operatorService.addSearchAttributes({
+      namespace,
+      searchAttributes: searchAttributeDefinitions(missing),
+    });
+  }
+  return missing;
 }

@@ -69,6 +69,19 @@ export const configSchema = z.object({
   FAILED_ORDER_WAIT: duration('7d'),
   /** How long the worker lets in-flight activities finish on SIGTERM before cancelling them. */
   WORKER_SHUTDOWN_GRACE: duration('10s'),
+  API_HOST: z.string().default('127.0.0.1'),
+  API_PORT: port(3000),
+  /**
+   * Bearer token for operator actions (cancel, retry, admin). Unset: the start script generates
+   * one and prints it; the API refuses to start operator routes without one.
+   */
+  OPERATOR_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Order creations per client per minute before the API answers 429. */
+  ORDER_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
+  /** An order still without a workflow this long after its row was written gets one started. */
+  RECONCILE_AFTER: duration('30s'),
+  /** How often the reconciler looks for such orders. */
+  RECONCILE_EVERY: duration('15s'),
 });
 
 export type Config = z.infer<typeof configSchema>;

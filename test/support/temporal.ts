@@ -7,8 +7,8 @@ import {
   Runtime,
   type WorkflowBundle,
 } from '@temporalio/worker';
-import { temporal } from '@temporalio/proto';
-import { ORDER_STATUS_SEARCH_ATTRIBUTE, orderStatusKey } from '../../domain/temporal';
+import { searchAttributeDefinitions } from '../../clients/temporal';
+import { orderStatusKey } from '../../domain/temporal';
 
 const ROOT = resolve(__dirname, '../..');
 export const TEMPORAL_CLI = join(ROOT, '.tools/bin/temporal');
@@ -37,13 +37,10 @@ export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> 
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: provisioned(TEST_SERVER) } },
   });
-  // The test server starts with no custom search attributes; register the workflow's.
+  // The test server starts with no custom search attributes (and cannot list them): register them.
   await env.connection.operatorService.addSearchAttributes({
     namespace: 'default',
-    searchAttributes: {
-      [ORDER_STATUS_SEARCH_ATTRIBUTE]:
-        temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    },
+    searchAttributes: searchAttributeDefinitions(),
   });
   return env;
 }

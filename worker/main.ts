@@ -1,0 +1,77 @@
+/**
+ * Worker entry point: wires config, logging, the database, the finance client and the Temporal
+ * connection into the order workers, and shuts them down cleanly on SIGINT/SIGTERM.
+ */
+import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
+import { FinanceClient } from '../clients/finance';
+import { openDatabase } from '../db';
+import { ConfigError, loadConfig, type Config } from '../domain/config';
+import { createLogger, type Logger } from '../observability/logger';
+import { createOrderWorkers } from './workers';
+
+const SDK_LEVELS: Record<Config['LOG_LEVEL'], LogLevel> = {
+  error: 'ERROR',
+  warn: 'WARN',
+  info: 'INFO',
+  debug: 'DEBUG',
+};
+
+/** Temporal's SDK and core logs go through the same winston logger as ours. */
+function routeSdkLogs(log: Logger, level: Config['LOG_LEVEL']): void {
+  Runtime.install({
+    logger: new DefaultLogger(SDK_LEVELS[level], ({ level: sdkLevel, message, meta }) => {
+      log.log(sdkLevel === 'TRACE' ? 'debug' : sdkLevel.toLowerCase(), message, {
+        sdk: true,
+        ...meta,
+      });
+    }),
+  });
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const log = createLogger({ service: 'worker', level: config.LOG_LEVEL });
+  routeSdkLogs(log, config.LOG_LEVEL);
+
+  const db = await openDatabase(config.DATABASE_URL);
+  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const workers = await createOrderWorkers({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    paymentRatePerSecond: config.PAYMENT_RATE_PER_SECOND,
+    shutdownGraceTimeMs: config.WORKER_SHUTDOWN_GRACE,
+    activities: {
+      orders: db.orders,
+      finance: new FinanceClient(config.FINANCE_URL, config.FINANCE_TIMEOUT),
+      log,
+      financeTimeZone: config.FINANCE_TIMEZONE,
+    },
+  });
+  log.info('worker started', {
+    temporal: config.TEMPORAL_ADDRESS,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    database: db.dialect,
+    finance: config.FINANCE_URL,
+  });
+  // The SDK's Runtime already turns SIGINT/SIGTERM into a graceful shutdown of every worker:
+  // polling stops, in-flight activities get WORKER_SHUTDOWN_GRACE to finish, then are cancelled.
+  await workers.run();
+  await connection.close();
+  await db.close();
+  log.info('worker stopped');
+}
+
+main().catch((error: unknown) => {
+  console.error('worker failed to start:', error instanceof Error ? error.message : error);
+  process.exit(1);
+});
