@@ -1,0 +1,115 @@
+/**
+ * Records workflow histories from real runs on the Temporal dev server, as replay fixtures:
+ *   npx tsx test/support/record-histories.ts
+ * Run it when the workflow gains a new path worth protecting; commit the new files. Never rewrite
+ * old fixtures: they stand for workflows already running in production.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { processOrder } from '../../workflows';
+import { cancelSignal, retrySignal } from '../../workflows';
+import { freshSqliteUrl } from './database';
+import { startTestSystem, type TestSystem } from './system';
+import { createDevServerEnv, TEMPORAL_CLI } from './temporal';
+import { waitFor } from './wait';
+
+const OUT = join(__dirname, '../fixtures/histories');
+
+type Handle = WorkflowHandle<typeof processOrder>;
+
+const settle = (handle: Handle) => handle.result().catch(() => undefined);
+
+const waitForStatus = (system: TestSystem, id: string, status: string) =>
+  waitFor(
+    `order ${id} ${status}`,
+    () => system.db.orders.get(id),
+    (row) => row?.status === status,
+  );
+
+/** Each scenario drives one order down one path of the workflow. */
+const scenarios: Record<string, (system: TestSystem) => Promise<Handle>> = {
+  async processed(system) {
+    const { handle } = await system.place();
+    await settle(handle);
+    return handle;
+  },
+  async 'transient-errors-then-processed'(system) {
+    await system.finance.queueFaults('status-503', 'status-429');
+    const { handle } = await system.place();
+    await settle(handle);
+    return handle;
+  },
+  async 'failed-then-retried-then-processed'(system) {
+    await system.finance.setMode({ mode: 'down' });
+    const { order, handle } = await system.place();
+    await waitForStatus(system, order.id, 'failed');
+    await system.finance.reset();
+    await handle.signal(retrySignal);
+    await settle(handle);
+    return handle;
+  },
+  async 'rejected-then-closed-failed'(system) {
+    const { handle } = await system.place({ datePlaced: '3000-01-01T00:00:00.000Z' });
+    await settle(handle);
+    return handle;
+  },
+  async 'cancelled-while-backing-off'(system) {
+    await system.finance.setMode({ mode: 'down' });
+    const { order, handle } = await system.place();
+    await waitFor(
+      'a first attempt',
+      () => system.db.orders.get(order.id),
+      (row) => (row?.attempts ?? 0) >= 1,
+    );
+    await handle.signal(cancelSignal, { reason: 'recorded fixture' });
+    await settle(handle);
+    await system.finance.reset();
+    return handle;
+  },
+  async 'cancelled-while-failed'(system) {
+    const { order, handle } = await system.place({ amount: '0.00' });
+    await waitForStatus(system, order.id, 'failed');
+    await handle.signal(cancelSignal);
+    await settle(handle);
+    return handle;
+  },
+};
+
+async function main(): Promise<void> {
+  mkdirSync(OUT, { recursive: true });
+  const env = await createDevServerEnv();
+  const system = await startTestSystem({
+    env,
+    databaseUrl: freshSqliteUrl(),
+    settings: { maxPaymentAttempts: 2, failedOrderWaitMs: 3000 },
+  });
+  try {
+    for (const [name, run] of Object.entries(scenarios)) {
+      const handle = await run(system);
+      const file = join(OUT, `${name}.json`);
+      // The CLI's JSON is the same format the Temporal UI exports and historyFromJSON reads.
+      const json = execFileSync(TEMPORAL_CLI, [
+        'workflow',
+        'show',
+        '--workflow-id',
+        handle.workflowId,
+        '--address',
+        env.address,
+        '--output',
+        'json',
+      ]);
+      writeFileSync(file, json);
+      console.log(`recorded ${file}`);
+    }
+  } finally {
+    await system.stop();
+    await env.teardown();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
