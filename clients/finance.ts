@@ -28,8 +28,14 @@ export function parseRetryAfter(header: string | null, now = Date.now()): number
   return Number.isNaN(at) ? null : Math.max(0, at - now);
 }
 
-async function readErrorBody(response: Response): Promise<FinanceErrorBody> {
-  const text = await response.text().catch(() => '');
+async function readErrorBody(response: Response, cancel?: AbortSignal): Promise<FinanceErrorBody> {
+  let text = '';
+  try {
+    text = await response.text();
+  } catch (error) {
+    // A cancelled activity stays cancelled; a body cut off otherwise still has a useful status.
+    if (cancel?.aborted) throw error;
+  }
   try {
     const body = JSON.parse(text) as Partial<FinanceErrorBody>;
     return { code: body.code ?? `http_${response.status}`, reason: body.reason ?? text };
@@ -93,7 +99,7 @@ export class FinanceClient {
         };
       }
     }
-    const body = await readErrorBody(response);
+    const body = await readErrorBody(response, cancel);
     if (isTransientStatus(response.status)) {
       return {
         kind: 'unavailable',
