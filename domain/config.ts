@@ -82,6 +82,17 @@ export const configSchema = z.object({
   RECONCILE_AFTER: duration('30s'),
   /** How often the reconciler looks for such orders. */
   RECONCILE_EVERY: duration('15s'),
+  /** Port of the worker's Prometheus `/metrics` (the API serves its own on API_PORT). */
+  WORKER_METRICS_PORT: port(9464),
+  WORKER_METRICS_HOST: z.string().default('127.0.0.1'),
+  /** Storage quota of the database, for the "storage almost full" alert; unset = no quota gauge. */
+  DATABASE_QUOTA_BYTES: z.coerce.number().int().positive().optional(),
+  /**
+   * OTLP/HTTP endpoint for traces (Jaeger, Tempo, an OpenTelemetry Collector). Unset: spans are
+   * still created for log correlation, but nothing is exported.
+   */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+  OTEL_SERVICE_NAMESPACE: z.string().default('orders'),
 });
 
 export type Config = z.infer<typeof configSchema>;

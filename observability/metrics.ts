@@ -1,0 +1,143 @@
+/**
+ * Prometheus metrics of the order service. Names are defined here once; the alert rules, the
+ * Grafana dashboard and their tests refer to these names.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export const METRICS = {
+  ordersCreated: 'orders_created_total',
+  ordersProcessed: 'orders_processed_total',
+  ordersFailed: 'orders_failed_total',
+  ordersCancelled: 'orders_cancelled_total',
+  paymentAttempts: 'payment_attempts_total',
+  paymentAttemptFailures: 'payment_attempt_failures_total',
+  paymentDuration: 'payment_duration_seconds',
+  financeRequestDuration: 'finance_request_duration_seconds',
+  queueDepth: 'orders_queue_depth',
+  ordersByStatus: 'orders_by_status',
+  databaseSize: 'database_size_bytes',
+  databaseQuota: 'database_quota_bytes',
+} as const;
+
+/** Why an order failed, as a label: a rejection pages differently from an outage. */
+export const FAILURE_REASONS = ['rejected', 'retries_exhausted', 'timeout', 'other'] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
+
+/** Transient (retried) versus permanent (not retried) payment attempt failures. */
+export type FailureClass = 'transient' | 'permanent';
+
+/** Seconds: payments normally take tens of milliseconds; the tail goes up to the 10 s timeout. */
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** The worker's own metrics (the Temporal SDK's come from its Runtime). */
+export function createWorkerMetrics(registry = new Registry()) {
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    ordersProcessed: new Counter({
+      name: METRICS.ordersProcessed,
+      help: 'Orders that reached processed (charged).',
+      registers,
+    }),
+    ordersFailed: new Counter({
+      name: METRICS.ordersFailed,
+      help: 'Orders marked failed, by reason class.',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    ordersCancelled: new Counter({
+      name: METRICS.ordersCancelled,
+      help: 'Orders cancelled by an operator.',
+      registers,
+    }),
+    paymentAttempts: new Counter({
+      name: METRICS.paymentAttempts,
+      help: 'Payment attempts made against the finance package.',
+      registers,
+    }),
+    paymentAttemptFailures: new Counter({
+      name: METRICS.paymentAttemptFailures,
+      help: 'Failed payment attempts, by class: transient (retried) or permanent (not retried).',
+      labelNames: ['class'] as const,
+      registers,
+    }),
+    paymentDuration: new Histogram({
+      name: METRICS.paymentDuration,
+      help: 'Duration of one payment attempt, from the activity start to its outcome.',
+      labelNames: ['outcome'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    financeRequestDuration: new Histogram({
+      name: METRICS.financeRequestDuration,
+      help: 'Duration of one HTTP call to the finance package, by answer status (or "error").',
+      labelNames: ['status'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+  };
+}
+
+export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
+
+/** The API's metrics: order intake and the read-model gauges an operator watches. */
+export function createApiMetrics(
+  readings: {
+    countByStatus: () => Promise<Record<string, number>>;
+    databaseSizeBytes: () => Promise<number | null>;
+    databaseQuotaBytes: number | null;
+  },
+  registry = new Registry(),
+) {
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  const ordersByStatus = new Gauge({
+    name: METRICS.ordersByStatus,
+    help: 'Orders in SQL by status.',
+    labelNames: ['status'] as const,
+    registers,
+    async collect() {
+      for (const [status, count] of Object.entries(await readings.countByStatus())) {
+        this.set({ status }, count);
+      }
+    },
+  });
+  return {
+    registry,
+    ordersByStatus,
+    ordersCreated: new Counter({
+      name: METRICS.ordersCreated,
+      help: 'Orders accepted by the API (201).',
+      registers,
+    }),
+    queueDepth: new Gauge({
+      name: METRICS.queueDepth,
+      help: 'Orders not yet in a final status (queued or processing).',
+      registers,
+      async collect() {
+        const counts = await readings.countByStatus();
+        this.set((counts.queued ?? 0) + (counts.processing ?? 0));
+      },
+    }),
+    databaseSize: new Gauge({
+      name: METRICS.databaseSize,
+      help: 'Size of the orders database on disk.',
+      registers,
+      async collect() {
+        const size = await readings.databaseSizeBytes();
+        if (size !== null) this.set(size);
+      },
+    }),
+    databaseQuota: new Gauge({
+      name: METRICS.databaseQuota,
+      help: 'Storage quota of the orders database (DATABASE_QUOTA_BYTES).',
+      registers,
+      collect() {
+        if (readings.databaseQuotaBytes !== null) this.set(readings.databaseQuotaBytes);
+      },
+    }),
+  };
+}
+
+export type ApiMetrics = ReturnType<typeof createApiMetrics>;
