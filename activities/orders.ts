@@ -9,6 +9,7 @@ import { FAILURE_TYPES, type PaymentFailureDetails } from '../domain/errors';
 import type { StatusChange } from '../domain/order';
 import { formatInZone } from '../domain/time';
 import type { Logger } from '../observability/logger';
+import { createWorkerMetrics, type WorkerMetrics } from '../observability/metrics';
 
 export interface OrderActivityDeps {
   orders: OrderRepository;
@@ -16,6 +17,8 @@ export interface OrderActivityDeps {
   log: Logger;
   /** The finance package wants the order date in this zone's local time. */
   financeTimeZone: string;
+  /** Where the counters go; a private registry when the caller does not scrape them. */
+  metrics?: WorkerMetrics;
 }
 
 export interface ChargeInput {
@@ -50,11 +53,20 @@ function activityFields(): Record<string, unknown> {
   };
 }
 
+/** Counts an order's final outcome once: only a write that changed the row counts. */
+function countOutcome(metrics: WorkerMetrics, change: StatusChange): void {
+  if (change.status === 'processed') metrics.ordersProcessed.inc();
+  if (change.status === 'cancelled') metrics.ordersCancelled.inc();
+  if (change.status === 'failed')
+    metrics.ordersFailed.inc({ reason: change.failureKind ?? 'other' });
+}
+
 export function createOrderActivities({
   orders,
   finance,
   log,
   financeTimeZone,
+  metrics = createWorkerMetrics(),
 }: OrderActivityDeps) {
   return {
     recordOrderStatus: async (change: StatusChange): Promise<void> => {
@@ -67,6 +79,7 @@ export function createOrderActivities({
           'OrderNotFound',
         );
       }
+      if (outcome === 'applied') countOutcome(metrics, change);
       log.info('order status recorded', {
         orderId: change.orderId,
         status: change.status,
@@ -80,6 +93,8 @@ export function createOrderActivities({
       const context = Context.current();
       const attempt = context.info.attempt;
       const fields = { orderId: input.orderId, ...activityFields() };
+      const attemptTimer = metrics.paymentDuration.startTimer();
+      metrics.paymentAttempts.inc();
       await orders.recordPaymentAttempt(input.orderId);
       const request = {
         idempotencyKey: paymentIdempotencyKey(input.orderId),
@@ -92,10 +107,14 @@ export function createOrderActivities({
       log.info('finance request', { ...fields, request });
 
       const heartbeat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
+      const requestTimer = metrics.financeRequestDuration.startTimer();
       let outcome;
       try {
         outcome = await finance.charge(request, context.cancellationSignal);
+        requestTimer({ status: outcome.kind === 'charged' ? 200 : (outcome.status ?? 'error') });
       } catch (error) {
+        requestTimer({ status: 'error' });
+        attemptTimer({ outcome: 'cancelled' });
         if (context.cancellationSignal.aborted) {
           log.info('payment attempt cancelled', fields);
           throw new CancelledFailure('payment cancelled by the workflow');
@@ -106,6 +125,12 @@ export function createOrderActivities({
       }
 
       const details: PaymentFailureDetails = { attempt, status: null };
+      attemptTimer({ outcome: outcome.kind });
+      if (outcome.kind !== 'charged') {
+        metrics.paymentAttemptFailures.inc({
+          class: outcome.kind === 'rejected' ? 'permanent' : 'transient',
+        });
+      }
       switch (outcome.kind) {
         case 'charged':
           log.info('finance response', {

@@ -16,3 +16,7 @@ export interface PaymentFailureDetails {
   attempt: number;
   status: number | null;
 }
+
+/** Why an order ended failed: a rejection pages differently from an outage. */
+export const PAYMENT_FAILURE_KINDS = ['rejected', 'retries_exhausted', 'timeout', 'other'] as const;
+export type PaymentFailureKind = (typeof PAYMENT_FAILURE_KINDS)[number];

@@ -1,3 +1,5 @@
+import type { PaymentFailureKind } from './errors';
+
 /**
  * Orders as the rest of the system sees them. The SQL row is the read model; the workflow decides
  * what happens next. Statuses are listed once here and nowhere else.
@@ -69,6 +71,8 @@ export interface StatusChange {
    */
   version: number;
   failureReason?: string | null;
+  /** With `failed`: the class of failure, for metrics and alerts. */
+  failureKind?: PaymentFailureKind;
   paymentReference?: string | null;
 }
 

@@ -19,19 +19,19 @@ export const METRICS = {
   databaseQuota: 'database_quota_bytes',
 } as const;
 
-/** Why an order failed, as a label: a rejection pages differently from an outage. */
-export const FAILURE_REASONS = ['rejected', 'retries_exhausted', 'timeout', 'other'] as const;
-export type FailureReason = (typeof FAILURE_REASONS)[number];
-
 /** Transient (retried) versus permanent (not retried) payment attempt failures. */
 export type FailureClass = 'transient' | 'permanent';
 
 /** Seconds: payments normally take tens of milliseconds; the tail goes up to the 10 s timeout. */
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
+/** Node's process metrics (memory, CPU, event loop lag): once per process, by its entry point. */
+export function collectProcessMetrics(registry: Registry): void {
+  collectDefaultMetrics({ register: registry });
+}
+
 /** The worker's own metrics (the Temporal SDK's come from its Runtime). */
 export function createWorkerMetrics(registry = new Registry()) {
-  collectDefaultMetrics({ register: registry });
   const registers = [registry];
   return {
     registry,
@@ -90,7 +90,6 @@ export function createApiMetrics(
   },
   registry = new Registry(),
 ) {
-  collectDefaultMetrics({ register: registry });
   const registers = [registry];
   const ordersByStatus = new Gauge({
     name: METRICS.ordersByStatus,

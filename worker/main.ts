@@ -7,6 +7,8 @@ import { FinanceClient } from '../clients/finance';
 import { openDatabase } from '../db';
 import { ConfigError, loadConfig, type Config } from '../domain/config';
 import { createLogger, type Logger } from '../observability/logger';
+import { collectProcessMetrics, createWorkerMetrics } from '../observability/metrics';
+import { freeLoopbackPort, startMetricsServer } from './metricsServer';
 import { createOrderWorkers } from './workers';
 
 const SDK_LEVELS: Record<Config['LOG_LEVEL'], LogLevel> = {
@@ -16,8 +18,11 @@ const SDK_LEVELS: Record<Config['LOG_LEVEL'], LogLevel> = {
   debug: 'DEBUG',
 };
 
-/** Temporal's SDK and core logs go through the same winston logger as ours. */
-function routeSdkLogs(log: Logger, level: Config['LOG_LEVEL']): void {
+/**
+ * Temporal's SDK and core logs go through the same winston logger as ours, and its worker metrics
+ * are served on a private loopback port that our `/metrics` includes.
+ */
+function installRuntime(log: Logger, level: Config['LOG_LEVEL'], sdkMetricsPort: number): void {
   Runtime.install({
     logger: new DefaultLogger(SDK_LEVELS[level], ({ level: sdkLevel, message, meta }) => {
       log.log(sdkLevel === 'TRACE' ? 'debug' : sdkLevel.toLowerCase(), message, {
@@ -25,6 +30,9 @@ function routeSdkLogs(log: Logger, level: Config['LOG_LEVEL']): void {
         ...meta,
       });
     }),
+    telemetryOptions: {
+      metrics: { prometheus: { bindAddress: `127.0.0.1:${sdkMetricsPort}` } },
+    },
   });
 }
 
@@ -40,7 +48,10 @@ async function main(): Promise<void> {
     throw error;
   }
   const log = createLogger({ service: 'worker', level: config.LOG_LEVEL });
-  routeSdkLogs(log, config.LOG_LEVEL);
+  const sdkMetricsPort = await freeLoopbackPort();
+  installRuntime(log, config.LOG_LEVEL, sdkMetricsPort);
+  const metrics = createWorkerMetrics();
+  collectProcessMetrics(metrics.registry);
 
   const db = await openDatabase(config.DATABASE_URL);
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
@@ -55,17 +66,27 @@ async function main(): Promise<void> {
       finance: new FinanceClient(config.FINANCE_URL, config.FINANCE_TIMEOUT),
       log,
       financeTimeZone: config.FINANCE_TIMEZONE,
+      metrics,
     },
+  });
+  const metricsServer = await startMetricsServer({
+    host: config.WORKER_METRICS_HOST,
+    port: config.WORKER_METRICS_PORT,
+    registry: metrics.registry,
+    sdkMetricsUrl: `http://127.0.0.1:${sdkMetricsPort}/metrics`,
+    log,
   });
   log.info('worker started', {
     temporal: config.TEMPORAL_ADDRESS,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     database: db.dialect,
     finance: config.FINANCE_URL,
+    metrics: metricsServer.url,
   });
   // The SDK's Runtime already turns SIGINT/SIGTERM into a graceful shutdown of every worker:
   // polling stops, in-flight activities get WORKER_SHUTDOWN_GRACE to finish, then are cancelled.
   await workers.run();
+  await metricsServer.close();
   await connection.close();
   await db.close();
   log.info('worker stopped');

@@ -19,7 +19,11 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { OrderActivities } from '../activities/orders';
-import type { PaymentFailureDetails } from '../domain/errors';
+import {
+  FAILURE_TYPES,
+  type PaymentFailureDetails,
+  type PaymentFailureKind,
+} from '../domain/errors';
 import type {
   OrderStatus,
   OrderWorkflowInput,
@@ -43,28 +47,43 @@ export const ORDER_FAILED = 'OrderFailed';
 
 type PaymentOutcome =
   | { kind: 'charged'; paymentReference: string }
-  | { kind: 'failed'; reason: string }
+  | { kind: 'failed'; failure: PaymentFailure }
   | { kind: 'cancelled' };
 
-/** Human-readable reason of a failed payment round, and how many attempts it made. */
-function explainPaymentFailure(
-  error: unknown,
-  maxAttempts: number,
-): { reason: string; attempts: number } {
+interface PaymentFailure {
+  reason: string;
+  kind: PaymentFailureKind;
+  attempts: number;
+}
+
+/** Human-readable reason of a failed payment round, its class, and how many attempts it made. */
+function explainPaymentFailure(error: unknown, maxAttempts: number): PaymentFailure {
   const cause = error instanceof ActivityFailure ? error.cause : error;
   if (cause instanceof ApplicationFailure) {
     const details = cause.details?.[0] as PaymentFailureDetails | undefined;
     const attempts = details?.attempt ?? 1;
-    const exhausted = !cause.nonRetryable && attempts >= maxAttempts;
+    if (cause.type === FAILURE_TYPES.paymentRejected) {
+      return { reason: cause.message, kind: 'rejected', attempts };
+    }
+    const exhausted = attempts >= maxAttempts;
     return {
       reason: exhausted ? `gave up after ${attempts} attempts: ${cause.message}` : cause.message,
+      kind: exhausted ? 'retries_exhausted' : 'other',
       attempts,
     };
   }
   if (cause instanceof TimeoutFailure) {
-    return { reason: `payment attempt timed out (${cause.timeoutType})`, attempts: 1 };
+    return {
+      reason: `payment attempt timed out (${cause.timeoutType})`,
+      kind: 'timeout',
+      attempts: 1,
+    };
   }
-  return { reason: cause instanceof Error ? cause.message : String(cause), attempts: 1 };
+  return {
+    reason: cause instanceof Error ? cause.message : String(cause),
+    kind: 'other',
+    attempts: 1,
+  };
 }
 
 export async function processOrder(input: OrderWorkflowInput): Promise<OrderWorkflowResult> {
@@ -114,7 +133,7 @@ export async function processOrder(input: OrderWorkflowInput): Promise<OrderWork
 
   async function moveTo(
     status: OrderStatus,
-    extra: Pick<StatusChange, 'failureReason' | 'paymentReference'> = {},
+    extra: Pick<StatusChange, 'failureReason' | 'failureKind' | 'paymentReference'> = {},
   ): Promise<void> {
     version += 1;
     state.status = status;
@@ -139,9 +158,9 @@ export async function processOrder(input: OrderWorkflowInput): Promise<OrderWork
       return { kind: 'charged', paymentReference: result.paymentReference };
     } catch (error) {
       if (isCancellation(error)) return { kind: 'cancelled' };
-      const { reason, attempts } = explainPaymentFailure(error, settings.maxPaymentAttempts);
-      state.attempts += attempts;
-      return { kind: 'failed', reason };
+      const failure = explainPaymentFailure(error, settings.maxPaymentAttempts);
+      state.attempts += failure.attempts;
+      return { kind: 'failed', failure };
     } finally {
       payment = null;
     }
@@ -173,8 +192,9 @@ export async function processOrder(input: OrderWorkflowInput): Promise<OrderWork
       return result('cancelled');
     }
 
-    state.lastFailure = outcome.reason;
-    await moveTo('failed', { failureReason: outcome.reason });
+    const { reason, kind } = outcome.failure;
+    state.lastFailure = reason;
+    await moveTo('failed', { failureReason: reason, failureKind: kind });
     // The order waits (a durable timer) for an operator; orders behind it are unaffected, each
     // has its own workflow.
     const decided = await condition(
@@ -182,14 +202,10 @@ export async function processOrder(input: OrderWorkflowInput): Promise<OrderWork
       settings.failedOrderWaitMs,
     );
     if (!decided) {
-      throw ApplicationFailure.create({
-        type: ORDER_FAILED,
-        message: outcome.reason,
-        nonRetryable: true,
-      });
+      throw ApplicationFailure.create({ type: ORDER_FAILED, message: reason, nonRetryable: true });
     }
     if (cancelRequested) {
-      await moveTo('cancelled', { failureReason: outcome.reason });
+      await moveTo('cancelled', { failureReason: reason });
       return result('cancelled');
     }
     retryRequested = false;

@@ -17,6 +17,7 @@ import { freshSqliteUrl } from '../support/database';
 import { startFinance, type RunningFinance } from '../support/finance';
 import { newOrder } from '../support/orders';
 import { createDevServerEnv } from '../support/temporal';
+import { freeLoopbackPort } from '../../worker/metricsServer';
 import { waitFor } from '../support/wait';
 
 const ROOT = resolve(__dirname, '../..');
@@ -51,6 +52,7 @@ void describe('the worker process', () => {
         DATABASE_URL: databaseUrl,
         FINANCE_URL: finance.url,
         WORKER_SHUTDOWN_GRACE: '1s',
+        WORKER_METRICS_PORT: '0',
         LOG_LEVEL: 'warn',
         ...extraEnv,
       },
@@ -129,5 +131,38 @@ void describe('the worker process', () => {
     const spread = (times.at(-1) ?? 0) - (times[0] ?? 0);
     // A lower bound only: a capped queue can never be faster than its rate, whatever the machine.
     assert.ok(spread >= 2000, `payments spread over ${spread} ms`);
+  });
+
+  void test("the worker's /metrics counts outcomes and attempts, with the Temporal SDK's metrics", async () => {
+    const taskQueue = `orders-${randomUUID()}`;
+    const port = await freeLoopbackPort();
+    startWorker(taskQueue, { WORKER_METRICS_PORT: String(port) });
+    await finance.queueFaults('status-503');
+    const retried = await place(taskQueue);
+    await processed(retried);
+    await processed(await place(taskQueue));
+    const rejected = await db.orders.create(newOrder({ amount: '0.00' }));
+    await startOrderWorkflow(
+      env.client,
+      { taskQueue, settings: { maxPaymentAttempts: 5, failedOrderWaitMs: 60_000 } },
+      rejected,
+    );
+    await waitFor(
+      'the rejected order to fail',
+      () => db.orders.get(rejected.id),
+      (r) => r?.status === 'failed',
+    );
+
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const value = (series: string) => Number(new RegExp(`^${series} (\\S+)$`, 'm').exec(text)?.[1]);
+    assert.equal(value('orders_processed_total'), 2);
+    assert.equal(value('orders_failed_total{reason="rejected"}'), 1);
+    assert.equal(value('payment_attempts_total'), 4);
+    assert.equal(value('payment_attempt_failures_total{class="transient"}'), 1);
+    assert.equal(value('payment_attempt_failures_total{class="permanent"}'), 1);
+    assert.equal(value('payment_duration_seconds_count{outcome="charged"}'), 2);
+    assert.match(text, /^finance_request_duration_seconds_count\{status="503"\} 1$/m);
+    assert.match(text, /^process_resident_memory_bytes \d+/m);
+    assert.match(text, /^temporal_\w+/m, "the Temporal SDK's worker metrics are included");
   });
 });
