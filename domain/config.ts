@@ -120,3 +120,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     })),
   );
 }
+
+/** For entry points: the config, or a one-line message naming the bad variables and exit 1. */
+export function loadConfigOrExit(env: Record<string, string | undefined> = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    process.exit(1);
+  }
+}

@@ -2,6 +2,7 @@
  * Structured logs: one JSON object per line, with ids as fields (never interpolated into the
  * message) so a log query can filter on them. Readable colours when a person watches a terminal.
  */
+import { trace } from '@opentelemetry/api';
 import winston from 'winston';
 
 export type Logger = winston.Logger;
@@ -17,6 +18,16 @@ export interface LoggerOptions {
   destination?: NodeJS.WritableStream;
 }
 
+/** Adds the active span's ids, so a log line leads to its trace and back. */
+const traceIds = winston.format((info) => {
+  const context = trace.getActiveSpan()?.spanContext();
+  if (context && context.traceFlags !== 0) {
+    info.trace_id = context.traceId;
+    info.span_id = context.spanId;
+  }
+  return info;
+});
+
 const pretty = winston.format.printf(({ level, message, timestamp, service, ...fields }) => {
   const rest = Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : '';
   return `${String(timestamp)} ${String(service)} ${level}: ${String(message)}${rest}`;
@@ -29,6 +40,7 @@ export function createLogger(options: LoggerOptions): Logger {
     silent: options.silent ?? false,
     defaultMeta: { service: options.service },
     format: winston.format.combine(
+      traceIds(),
       winston.format.timestamp(),
       winston.format.errors({ stack: true }),
       usePretty ? winston.format.combine(winston.format.colorize(), pretty) : winston.format.json(),

@@ -1,98 +1,20 @@
 /**
- * Worker entry point: wires config, logging, the database, the finance client and the Temporal
- * connection into the order workers, and shuts them down cleanly on SIGINT/SIGTERM.
+ * Worker entry point. Tracing starts before anything it instruments is loaded, so the rest of the
+ * worker is imported only afterwards.
  */
-import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
-import { FinanceClient } from '../clients/finance';
-import { openDatabase } from '../db';
-import { ConfigError, loadConfig, type Config } from '../domain/config';
-import { createLogger, type Logger } from '../observability/logger';
-import { collectProcessMetrics, createWorkerMetrics } from '../observability/metrics';
-import { freeLoopbackPort, startMetricsServer } from './metricsServer';
-import { createOrderWorkers } from './workers';
+import { loadConfigOrExit } from '../domain/config';
+import { startTracing } from '../observability/tracing';
 
-const SDK_LEVELS: Record<Config['LOG_LEVEL'], LogLevel> = {
-  error: 'ERROR',
-  warn: 'WARN',
-  info: 'INFO',
-  debug: 'DEBUG',
-};
-
-/**
- * Temporal's SDK and core logs go through the same winston logger as ours, and its worker metrics
- * are served on a private loopback port that our `/metrics` includes.
- */
-function installRuntime(log: Logger, level: Config['LOG_LEVEL'], sdkMetricsPort: number): void {
-  Runtime.install({
-    logger: new DefaultLogger(SDK_LEVELS[level], ({ level: sdkLevel, message, meta }) => {
-      log.log(sdkLevel === 'TRACE' ? 'debug' : sdkLevel.toLowerCase(), message, {
-        sdk: true,
-        ...meta,
-      });
-    }),
-    telemetryOptions: {
-      metrics: { prometheus: { bindAddress: `127.0.0.1:${sdkMetricsPort}` } },
-    },
-  });
-}
-
-async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(1);
-    }
-    throw error;
-  }
-  const log = createLogger({ service: 'worker', level: config.LOG_LEVEL });
-  const sdkMetricsPort = await freeLoopbackPort();
-  installRuntime(log, config.LOG_LEVEL, sdkMetricsPort);
-  const metrics = createWorkerMetrics();
-  collectProcessMetrics(metrics.registry);
-
-  const db = await openDatabase(config.DATABASE_URL);
-  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-  const workers = await createOrderWorkers({
-    connection,
-    namespace: config.TEMPORAL_NAMESPACE,
-    taskQueue: config.TEMPORAL_TASK_QUEUE,
-    paymentRatePerSecond: config.PAYMENT_RATE_PER_SECOND,
-    shutdownGraceTimeMs: config.WORKER_SHUTDOWN_GRACE,
-    activities: {
-      orders: db.orders,
-      finance: new FinanceClient(config.FINANCE_URL, config.FINANCE_TIMEOUT),
-      log,
-      financeTimeZone: config.FINANCE_TIMEZONE,
-      metrics,
-    },
-  });
-  const metricsServer = await startMetricsServer({
-    host: config.WORKER_METRICS_HOST,
-    port: config.WORKER_METRICS_PORT,
-    registry: metrics.registry,
-    sdkMetricsUrl: `http://127.0.0.1:${sdkMetricsPort}/metrics`,
-    log,
-  });
-  log.info('worker started', {
-    temporal: config.TEMPORAL_ADDRESS,
-    taskQueue: config.TEMPORAL_TASK_QUEUE,
-    database: db.dialect,
-    finance: config.FINANCE_URL,
-    metrics: metricsServer.url,
-  });
-  // The SDK's Runtime already turns SIGINT/SIGTERM into a graceful shutdown of every worker:
-  // polling stops, in-flight activities get WORKER_SHUTDOWN_GRACE to finish, then are cancelled.
-  await workers.run();
-  await metricsServer.close();
-  await connection.close();
-  await db.close();
-  log.info('worker stopped');
-}
-
-main().catch((error: unknown) => {
-  console.error('worker failed to start:', error instanceof Error ? error.message : error);
-  process.exit(1);
+const config = loadConfigOrExit();
+const tracing = startTracing({
+  serviceName: 'worker',
+  serviceNamespace: config.OTEL_SERVICE_NAMESPACE,
+  endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
 });
+
+import('./run')
+  .then(({ runWorker }) => runWorker(config, tracing))
+  .catch((error: unknown) => {
+    console.error('worker failed:', error instanceof Error ? error.message : error);
+    process.exit(1);
+  });

@@ -3,7 +3,12 @@
  * thing. Two task queues: order workflows with their status writes, and payments, whose rate can
  * be capped on their own (the seed's "processes orders at a fixed rate").
  */
-import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import {
+  NativeConnection,
+  Worker,
+  type WorkerPlugin,
+  type WorkflowBundleOption,
+} from '@temporalio/worker';
 import { createOrderActivities, type OrderActivityDeps } from '../activities/orders';
 import { paymentTaskQueue } from '../domain/temporal';
 
@@ -18,6 +23,8 @@ export interface OrderWorkerOptions {
   shutdownGraceTimeMs?: number;
   /** A prebuilt workflow bundle (tests build it once); otherwise the worker bundles `workflows/`. */
   workflowBundle?: WorkflowBundleOption;
+  /** e.g. tracing's interceptors and workflow span sink. */
+  plugins?: WorkerPlugin[];
 }
 
 export interface OrderWorkers {
@@ -31,6 +38,7 @@ export async function createOrderWorkers(options: OrderWorkerOptions): Promise<O
     connection: options.connection,
     namespace: options.namespace ?? 'default',
     shutdownGraceTime: options.shutdownGraceTimeMs ?? 10_000,
+    plugins: options.plugins ?? [],
   };
   const orders = await Worker.create({
     ...common,

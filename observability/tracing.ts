@@ -1,0 +1,67 @@
+/**
+ * OpenTelemetry tracing: one trace per order, from the API request through the workflow start,
+ * the workflow run, each activity attempt and the finance call, into the finance package's own
+ * server span (W3C `traceparent`). Spans are exported over OTLP/HTTP when an endpoint is
+ * configured; without one they are still created, so log lines carry trace ids.
+ */
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { Resource } from '@opentelemetry/resources';
+import {
+  BatchSpanProcessor,
+  NoopSpanProcessor,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+import { OpenTelemetryPlugin } from '@temporalio/interceptors-opentelemetry';
+
+export interface TracingOptions {
+  serviceName: string;
+  serviceNamespace?: string;
+  /** OTLP/HTTP base URL (e.g. http://collector:4318); spans go to `<endpoint>/v1/traces`. */
+  endpoint?: string | undefined;
+  /** Tests pass their own (an in-memory exporter behind a simple processor). */
+  spanProcessor?: SpanProcessor;
+}
+
+export interface Tracing {
+  /** Client, activity and workflow interceptors plus the workflow span sink, for Temporal. */
+  temporalPlugin: OpenTelemetryPlugin;
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Starts tracing for this process. Call it before the modules it instruments (http, express,
+ * pg) are loaded; fetch (undici) is instrumented through diagnostics channels either way.
+ */
+export function startTracing(options: TracingOptions): Tracing {
+  const resource = new Resource({
+    'service.name': options.serviceName,
+    'service.namespace': options.serviceNamespace ?? 'orders',
+  });
+  const spanProcessor =
+    options.spanProcessor ??
+    (options.endpoint
+      ? new BatchSpanProcessor(
+          new OTLPTraceExporter({ url: `${options.endpoint.replace(/\/+$/, '')}/v1/traces` }),
+        )
+      : new NoopSpanProcessor());
+  const sdk = new NodeSDK({
+    resource,
+    spanProcessors: [spanProcessor],
+    instrumentations: [
+      new HttpInstrumentation(),
+      new ExpressInstrumentation(),
+      new PgInstrumentation(),
+      new UndiciInstrumentation(),
+    ],
+  });
+  sdk.start();
+  return {
+    temporalPlugin: new OpenTelemetryPlugin({ resource, spanProcessor }),
+    shutdown: () => sdk.shutdown(),
+  };
+}
