@@ -3,6 +3,7 @@
  * Grafana dashboard and their tests refer to these names.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { PAYMENT_FAILURE_KINDS } from '../domain/errors';
 
 export const METRICS = {
   ordersCreated: 'orders_created_total',
@@ -19,9 +20,6 @@ export const METRICS = {
   databaseQuota: 'database_quota_bytes',
 } as const;
 
-/** Transient (retried) versus permanent (not retried) payment attempt failures. */
-export type FailureClass = 'transient' | 'permanent';
-
 /** Seconds: payments normally take tens of milliseconds; the tail goes up to the 10 s timeout. */
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -33,7 +31,7 @@ export function collectProcessMetrics(registry: Registry): void {
 /** The worker's own metrics (the Temporal SDK's come from its Runtime). */
 export function createWorkerMetrics(registry = new Registry()) {
   const registers = [registry];
-  return {
+  const metrics = {
     registry,
     ordersProcessed: new Counter({
       name: METRICS.ordersProcessed,
@@ -77,6 +75,13 @@ export function createWorkerMetrics(registry = new Registry()) {
       registers,
     }),
   };
+  // Every label value exists from the start at 0, so the first failure is an increase that
+  // rate() and increase() can see, not a series appearing already at 1.
+  for (const reason of PAYMENT_FAILURE_KINDS) metrics.ordersFailed.inc({ reason }, 0);
+  for (const failureClass of ['transient', 'permanent'] as const) {
+    metrics.paymentAttemptFailures.inc({ class: failureClass }, 0);
+  }
+  return metrics;
 }
 
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;

@@ -4,7 +4,8 @@
 #   - the Temporal CLI (dev server + Web UI), built with `go install` into .tools/bin
 #   - Temporal's time-skipping test server (Java, from Maven Central) behind .tools/bin/temporal-test-server
 #   - with --postgres: a PostgreSQL server (Debian package) for the test suite
-# Usage: scripts/provision.sh [--postgres]
+#   - with --promtool: promtool (from Debian's prometheus package) into .tools/bin, for the alert rule tests
+# Usage: scripts/provision.sh [--postgres] [--promtool]
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,10 +16,12 @@ TEMPORAL_CLI_VERSION="1.5.1"
 TEST_SERVER_VERSION="$(sed -n 's:.*<version>\(1\.[0-9.]*\)</version>.*:\1:p' "$ROOT/scripts/test-server/pom.xml" | head -n1)"
 
 want_postgres=false
+want_promtool=false
 for arg in "$@"; do
   case "$arg" in
     --postgres) want_postgres=true ;;
-    *) echo "provision: unknown argument $arg (usage: scripts/provision.sh [--postgres])" >&2; exit 2 ;;
+    --promtool) want_promtool=true ;;
+    *) echo "provision: unknown argument $arg (usage: scripts/provision.sh [--postgres] [--promtool])" >&2; exit 2 ;;
   esac
 done
 
@@ -108,5 +111,30 @@ if $want_postgres; then
     log "PostgreSQL: present"
   else
     step "PostgreSQL (apt-get install postgresql)" install_postgres
+  fi
+fi
+
+# Only the promtool binary is taken out of the package (dpkg -x, not apt-get install): the rule
+# tests need promtool, and installing the package would also install and start a Prometheus daemon.
+install_promtool() {
+  command -v apt-get >/dev/null 2>&1 && command -v dpkg >/dev/null 2>&1 \
+    || fail "promtool is missing and apt-get/dpkg are not available; put a promtool binary (Prometheus 2.x) at $BIN/promtool."
+  local sudo=""
+  [ "$(id -u)" = "0" ] || sudo="sudo"
+  $sudo apt-get update -qq
+  local tmp
+  tmp="$(mktemp -d)"
+  # apt's download sandbox user must be able to write here, or apt warns and downloads as root.
+  chmod 0777 "$tmp"
+  (cd "$tmp" && apt-get download -qq prometheus)
+  dpkg -x "$tmp"/prometheus_*.deb "$tmp/root"
+  install -m 0755 "$tmp/root/usr/bin/promtool" "$BIN/promtool"
+  rm -rf "$tmp"
+}
+if $want_promtool; then
+  if [ -x "$BIN/promtool" ]; then
+    log "promtool: present"
+  else
+    step "promtool (apt-get download prometheus, binary only)" install_promtool
   fi
 fi

@@ -6,7 +6,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-bash scripts/provision.sh --postgres
+bash scripts/provision.sh --postgres --promtool
 
 started=$SECONDS
 echo "== lint (eslint)"
@@ -28,4 +28,6 @@ else
   mapfile -t files < <(find test -name '*.test.ts' | sort)
 fi
 echo "== tests (${#files[@]} files)"
-node --import tsx --test --test-reporter=spec "${files[@]}"
+# A per-test ceiling, so a test that waits on something that never comes fails instead of
+# hanging CI; the slowest test takes well under a minute.
+node --import tsx --test --test-reporter=spec --test-timeout=300000 "${files[@]}"
