@@ -61,6 +61,7 @@ export async function createDevServerEnv(): Promise<TestWorkflowEnvironment> {
 let bundle: Promise<WorkflowBundle> | null = null;
 /** Bundling takes seconds: do it once per test process. */
 export function orderWorkflowBundle(): Promise<WorkflowBundle> {
+  quietRuntime();
   bundle ??= bundleWorkflowCode({
     workflowsPath: require.resolve('../../workflows'),
     logger: new DefaultLogger('WARN'),
