@@ -2,21 +2,36 @@
  * The client side of the order workflow: how an order's workflow is started, with its id, task
  * queue, initial search attribute and the summary that makes the Temporal UI list readable.
  */
-import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  WorkflowExecutionAlreadyStartedError,
+  isGrpcDeadlineError,
+  type ClientPlugin,
+  type WorkflowExecutionDescription,
+  type WorkflowExecutionStatusName,
+} from '@temporalio/client';
+import { optionalTsToDate } from '@temporalio/common/lib/time';
+import type { OrderActivities } from '../activities/orders';
 import type { Config } from '../domain/config';
-import type { Order, OrderWorkflowInput, OrderWorkflowSettings } from '../domain/order';
+import type {
+  Order,
+  OrderStatus,
+  OrderWorkflowInput,
+  OrderWorkflowSettings,
+  OrderWorkflowState,
+} from '../domain/order';
+import { ORDER_STATUSES } from '../domain/order';
 import { temporal } from '@temporalio/proto';
 import {
+  ORDER_STATUS_SEARCH_ATTRIBUTE,
   ORDER_WORKFLOW_TYPE,
   orderStatusKey,
+  QUERIES,
   SEARCH_ATTRIBUTES,
+  SIGNALS,
   workflowIdForOrder,
 } from '../domain/temporal';
-
-export async function connectTemporal(config: Config): Promise<Client> {
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
-  return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
-}
 
 export function orderWorkflowSettings(config: Config): OrderWorkflowSettings {
   return {
@@ -56,6 +71,8 @@ export async function startOrderWorkflow(
       taskQueue: options.taskQueue,
       args: [input],
       typedSearchAttributes: [{ key: orderStatusKey, value: 'queued' }],
+      // One run per order, ever: a start after the workflow closed must not charge it again.
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
       staticSummary: orderSummary(order),
     });
     return { workflowId, started: true };
@@ -101,4 +118,129 @@ export async function ensureSearchAttributes(
     });
   }
   return missing;
+}
+
+/**
+ * A client that connects on first use and reconnects by itself: a process holding it can start
+ * while Temporal is down, and its calls fail (UNAVAILABLE) until Temporal is back.
+ */
+export function lazyTemporalClient(
+  config: Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE'>,
+  options: { plugins?: ClientPlugin[] } = {},
+): Client {
+  const connection = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
+  return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, ...options });
+}
+
+/** Typed against the activities, so a rename there breaks the build instead of this lookup. */
+const PAYMENT_ACTIVITY: keyof OrderActivities = 'chargePayment';
+
+export interface PendingPayment {
+  /** Attempt number of the current round: 2 while the second attempt runs or is scheduled. */
+  attempt: number;
+  state: string;
+  lastFailure: string | null;
+  /** When the next attempt starts, while the activity is backing off. */
+  nextRetryAt: Date | null;
+}
+
+export interface OrderWorkflowFacts {
+  workflowId: string;
+  runId: string;
+  executionStatus: WorkflowExecutionStatusName;
+  startTime: Date;
+  closeTime: Date | null;
+  historyLength: number;
+  /** The workflow's own state (status query); null when closed or when no worker answered. */
+  state: OrderWorkflowState | null;
+  payment: PendingPayment | null;
+}
+
+const PENDING_STATE_PREFIX = 'PENDING_ACTIVITY_STATE_';
+
+function pendingPayment(description: WorkflowExecutionDescription): PendingPayment | null {
+  const pending = description.raw.pendingActivities?.find(
+    (activity) => activity.activityType?.name === PAYMENT_ACTIVITY,
+  );
+  if (!pending) return null;
+  const state = temporal.api.enums.v1.PendingActivityState[pending.state ?? 0] ?? 'UNKNOWN';
+  return {
+    attempt: pending.attempt ?? 1,
+    state: state.replace(PENDING_STATE_PREFIX, ''),
+    lastFailure: pending.lastFailure?.message ?? null,
+    nextRetryAt: optionalTsToDate(pending.nextAttemptScheduleTime) ?? null,
+  };
+}
+
+/**
+ * What Temporal knows about an order's workflow: execution status, the pending payment attempt
+ * (attempt number, last failure, next retry time while backing off), and the workflow's own
+ * state. The query needs a worker; if none answers within `timeoutMs` the rest is still returned.
+ * Throws WorkflowNotFoundError when the workflow does not exist (yet).
+ */
+export async function describeOrderWorkflow(
+  client: Client,
+  orderId: string,
+  { timeoutMs }: { timeoutMs: number },
+): Promise<OrderWorkflowFacts> {
+  const handle = client.workflow.getHandle(workflowIdForOrder(orderId));
+  const description = await client.withDeadline(Date.now() + timeoutMs, () => handle.describe());
+  const running = description.status.name === 'RUNNING';
+  let state: OrderWorkflowState | null = null;
+  if (running) {
+    state = await client
+      .withDeadline(Date.now() + timeoutMs, () => handle.query<OrderWorkflowState>(QUERIES.status))
+      .catch((error: unknown) => {
+        if (isGrpcDeadlineError(error)) return null;
+        throw error;
+      });
+  }
+  return {
+    workflowId: description.workflowId,
+    runId: description.runId,
+    executionStatus: description.status.name,
+    startTime: description.startTime,
+    closeTime: description.closeTime ?? null,
+    historyLength: description.historyLength,
+    state,
+    payment: pendingPayment(description),
+  };
+}
+
+/** Sends an operator's cancel (with an optional reason) or retry to the order's workflow. */
+export async function signalOrderWorkflow(
+  client: Client,
+  orderId: string,
+  action: keyof typeof SIGNALS,
+  options: { reason?: string; timeoutMs: number },
+): Promise<void> {
+  const handle = client.workflow.getHandle(workflowIdForOrder(orderId));
+  await client.withDeadline(Date.now() + options.timeoutMs, () =>
+    action === 'cancel'
+      ? handle.signal(SIGNALS.cancel, options.reason ? { reason: options.reason } : {})
+      : handle.signal(SIGNALS.retry),
+  );
+}
+
+/**
+ * Orders per status as Temporal visibility sees them (the `OrderStatus` search attribute), for
+ * the order workflows of one task queue. One count per status: the dev server's SQL visibility
+ * can only GROUP BY ExecutionStatus.
+ */
+export async function countOrderWorkflowsByStatus(
+  client: Client,
+  taskQueue: string,
+  { timeoutMs }: { timeoutMs: number },
+): Promise<Record<OrderStatus, number>> {
+  const scope = `WorkflowType = '${ORDER_WORKFLOW_TYPE}' AND TaskQueue = '${taskQueue.replace(/'/g, "\\'")}'`;
+  const counts = await client.withDeadline(Date.now() + timeoutMs, () =>
+    Promise.all(
+      ORDER_STATUSES.map((status) =>
+        client.workflow.count(`${scope} AND ${ORDER_STATUS_SEARCH_ATTRIBUTE} = '${status}'`),
+      ),
+    ),
+  );
+  return Object.fromEntries(
+    ORDER_STATUSES.map((status, index) => [status, counts[index]?.count ?? 0]),
+  ) as Record<OrderStatus, number>;
 }

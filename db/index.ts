@@ -4,14 +4,16 @@ import { Sequelize, Transaction, type Options } from 'sequelize';
 import { SequelizeStorage, Umzug } from 'umzug';
 import { defineModels } from './models';
 import { migrations } from './migrations';
-import { OrderRepository } from './orders';
+import { OrderRepository, type Dialect } from './orders';
 
-export type Dialect = 'sqlite' | 'postgres' | 'mssql';
+export type { Dialect };
 
 export interface Database {
   dialect: Dialect;
   sequelize: Sequelize;
   orders: OrderRepository;
+  /** Throws when the database cannot answer a trivial query (readiness). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -35,7 +37,15 @@ function sequelizeFor(
     if (storage !== ':memory:') mkdirSync(dirname(storage), { recursive: true });
     return {
       dialect: 'sqlite',
-      sequelize: new Sequelize({ ...common, dialect: 'sqlite', storage }),
+      sequelize: new Sequelize({
+        ...common,
+        dialect: 'sqlite',
+        storage,
+        // Sequelize retries a locked database 5 times by default, each after the 5 s busy
+        // timeout below: 25 s. Callers retry better: the API answers 503 with Retry-After, and
+        // activities have Temporal's retry policy (their 10 s timeout would cut the 25 s anyway).
+        retry: { max: 1 },
+      }),
     };
   }
   if (url.startsWith('mssql://')) {
@@ -101,7 +111,7 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
     await sequelize.query('PRAGMA busy_timeout = 5000');
     await sequelize.query('PRAGMA synchronous = NORMAL');
   }
-  defineModels(sequelize);
+  const orderModel = defineModels(sequelize);
   const umzug = new Umzug({
     migrations,
     context: sequelize.getQueryInterface(),
@@ -112,7 +122,10 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
   return {
     dialect,
     sequelize,
-    orders: new OrderRepository(),
+    orders: new OrderRepository(orderModel),
+    ping: async () => {
+      await sequelize.query('SELECT 1');
+    },
     close: () => sequelize.close(),
   };
 }

@@ -24,9 +24,19 @@ export class OrderRow extends Model<InferAttributes<OrderRow>, InferCreationAttr
   declare paymentReference: CreationOptional<string | null>;
   declare createdAt: CreationOptional<Date>;
   declare updatedAt: CreationOptional<Date>;
+  // Added by migration 002 (the order API).
+  declare unitPrice: CreationOptional<string | number | null>;
+  declare idempotencyKey: CreationOptional<string | null>;
+  declare requestHash: CreationOptional<string | null>;
+  declare workflowStartedAt: CreationOptional<Date | null>;
+  declare processedAt: CreationOptional<Date | null>;
 }
 
-/** Column definitions shared by the model and the migration that creates the table. */
+/**
+ * The columns migration 001 created the table with. Frozen: 001 reads this object, so a column
+ * added here would change what an already-shipped migration does. New columns go in their own
+ * object, added by their own migration.
+ */
 export const orderColumns = {
   id: { type: DataTypes.STRING(64), primaryKey: true, allowNull: false },
   customerId: { type: DataTypes.STRING(100), allowNull: false, field: 'customer_id' },
@@ -49,8 +59,32 @@ export const orderColumns = {
   updatedAt: { type: DataTypes.DATE, allowNull: false, field: 'updated_at' },
 } as const;
 
+/** Columns added by migration 002 for the order API; all nullable, so old rows stay valid. */
+export const apiOrderColumns = {
+  /** What the client sent; `amount` = quantity × unitPrice. Null on rows older than the API. */
+  unitPrice: { type: DataTypes.DECIMAL(12, 2), allowNull: true, field: 'unit_price' },
+  idempotencyKey: { type: DataTypes.STRING(200), allowNull: true, field: 'idempotency_key' },
+  /** SHA-256 of the normalised request, to tell a replay from a reuse of the key. */
+  requestHash: { type: DataTypes.STRING(64), allowNull: true, field: 'request_hash' },
+  /** Set once the order's workflow is known to exist; null rows are the reconciler's work. */
+  workflowStartedAt: { type: DataTypes.DATE, allowNull: true, field: 'workflow_started_at' },
+  /** When the order became processed: the dashboard's "processed per minute". */
+  processedAt: { type: DataTypes.DATE, allowNull: true, field: 'processed_at' },
+} as const;
+
 export const ORDERS_TABLE = 'orders';
 
-export function defineModels(sequelize: Sequelize): void {
-  OrderRow.init(orderColumns, { sequelize, tableName: ORDERS_TABLE, timestamps: true });
+export type OrderModel = typeof OrderRow;
+
+/**
+ * Binds a model class to this connection. Each database gets its own subclass, so two databases
+ * open in one process (a test's second handle, a seed script) never share a connection.
+ */
+export function defineModels(sequelize: Sequelize): OrderModel {
+  class BoundOrderRow extends OrderRow {}
+  BoundOrderRow.init(
+    { ...orderColumns, ...apiOrderColumns },
+    { sequelize, modelName: 'OrderRow', tableName: ORDERS_TABLE, timestamps: true },
+  );
+  return BoundOrderRow;
 }

@@ -1,23 +1,77 @@
-import { Op, type WhereOptions } from 'sequelize';
+import { Op, QueryTypes, type Sequelize, type WhereOptions } from 'sequelize';
 import type { NewOrder, Order, OrderStatus, StatusChange } from '../domain/order';
 import { ORDER_STATUSES } from '../domain/order';
-import { OrderRow } from './models';
+import { OrderRow, type OrderModel } from './models';
 
-function toOrder(row: OrderRow): Order {
+export type Dialect = 'sqlite' | 'postgres' | 'mssql';
+
+const MINUTE_MS = 60_000;
+
+/** An order as stored, with the columns the API added. Still an `Order` for everyone else. */
+export interface StoredOrder extends Order {
+  /** Null on orders written before the API stored it. */
+  unitPrice: string | null;
+  workflowStartedAt: string | null;
+  processedAt: string | null;
+}
+
+/** What the API stores beside a new order. */
+export interface NewOrderExtras {
+  unitPrice?: string;
+  idempotencyKey?: string | null;
+  requestHash?: string | null;
+}
+
+/** Position in the newest-first listing: the last row of the previous page. */
+export interface ListPosition {
+  createdAt: string;
+  id: string;
+}
+
+export interface OrderListQuery {
+  status?: OrderStatus;
+  customerId?: string;
+  limit: number;
+  /** Rows strictly after this position (older, or same instant with a smaller id). */
+  after?: ListPosition;
+}
+
+/** A complete row for bulk import (seed script, tests that need history): no hooks, no checks. */
+export interface ImportedOrder extends NewOrder {
+  id: string;
+  status: OrderStatus;
+  createdAt: Date;
+  processedAt?: Date | null;
+  workflowStartedAt?: Date | null;
+  unitPrice?: string | null;
+}
+
+/** Columns whose per-minute counts the dashboard charts. */
+export type TimelineColumn = 'created_at' | 'processed_at';
+
+const iso = (value: Date | string | null): string | null =>
+  value === null ? null : new Date(value).toISOString();
+
+const money = (value: string | number): string => Number(value).toFixed(2);
+
+function toOrder(row: OrderRow): StoredOrder {
   return {
     id: row.id,
     customerId: row.customerId,
     product: row.product,
     quantity: row.quantity,
-    amount: Number(row.amount).toFixed(2),
+    amount: money(row.amount),
     currency: row.currency,
     datePlaced: new Date(row.datePlaced).toISOString(),
     status: row.status,
-    failureReason: row.failureReason,
+    failureReason: row.failureReason ?? null,
     attempts: row.attempts,
-    paymentReference: row.paymentReference,
+    paymentReference: row.paymentReference ?? null,
     createdAt: new Date(row.createdAt).toISOString(),
     updatedAt: new Date(row.updatedAt).toISOString(),
+    unitPrice: row.unitPrice === null || row.unitPrice === undefined ? null : money(row.unitPrice),
+    workflowStartedAt: iso(row.workflowStartedAt ?? null),
+    processedAt: iso(row.processedAt ?? null),
   };
 }
 
@@ -25,8 +79,16 @@ export type StatusWrite = 'applied' | 'stale' | 'missing';
 
 /** Orders in SQL, as plain objects. */
 export class OrderRepository {
-  async create(order: NewOrder & { id: string }): Promise<Order> {
-    const row = await OrderRow.create({
+  constructor(private readonly rows: OrderModel = OrderRow) {}
+
+  private bound(): Sequelize {
+    const { sequelize } = this.rows;
+    if (!sequelize) throw new Error('the order model is not bound to a database');
+    return sequelize;
+  }
+
+  async create(order: NewOrder & { id: string } & NewOrderExtras): Promise<StoredOrder> {
+    const row = await this.rows.create({
       ...order,
       datePlaced: new Date(order.datePlaced),
       status: 'queued',
@@ -34,9 +96,92 @@ export class OrderRepository {
     return toOrder(row);
   }
 
-  async get(id: string): Promise<Order | null> {
-    const row = await OrderRow.findByPk(id);
+  async get(id: string): Promise<StoredOrder | null> {
+    const row = await this.rows.findByPk(id);
     return row ? toOrder(row) : null;
+  }
+
+  /**
+   * Inserts complete rows in one statement, bypassing the model: for seeding a million rows in
+   * minutes and for tests that need history. Never used for orders placed through the API.
+   */
+  async importOrders(orders: readonly ImportedOrder[]): Promise<void> {
+    if (orders.length === 0) return;
+    const sequelize = this.bound();
+    await sequelize.getQueryInterface().bulkInsert(
+      this.rows.tableName,
+      orders.map((order) => ({
+        id: order.id,
+        customer_id: order.customerId,
+        product: order.product,
+        quantity: order.quantity,
+        unit_price: order.unitPrice ?? null,
+        amount: order.amount,
+        currency: order.currency,
+        date_placed: new Date(order.datePlaced),
+        status: order.status,
+        status_version: 0,
+        attempts: 0,
+        created_at: order.createdAt,
+        updated_at: order.processedAt ?? order.createdAt,
+        processed_at: order.processedAt ?? null,
+        workflow_started_at: order.workflowStartedAt ?? order.createdAt,
+      })),
+    );
+  }
+
+  /** The order created with this Idempotency-Key, with the hash of the request that created it. */
+  async findByIdempotencyKey(
+    key: string,
+  ): Promise<{ order: StoredOrder; requestHash: string | null } | null> {
+    const row = await this.rows.findOne({ where: { idempotencyKey: key } });
+    return row ? { order: toOrder(row), requestHash: row.requestHash ?? null } : null;
+  }
+
+  /**
+   * Newest first, keyset-paginated on (created_at, id) so a page costs the same at row 10 and
+   * at row 1,000,000; served by `orders_status_created`, `orders_customer_created` or
+   * `orders_created` depending on the filter.
+   */
+  async list(query: OrderListQuery): Promise<StoredOrder[]> {
+    const where: WhereOptions<OrderRow>[] = [];
+    if (query.status) where.push({ status: query.status });
+    if (query.customerId !== undefined) where.push({ customerId: query.customerId });
+    if (query.after) {
+      const at = new Date(query.after.createdAt);
+      // The first condition is a plain range the index can seek to; the second breaks ties.
+      where.push({ createdAt: { [Op.lte]: at } });
+      where.push({
+        [Op.or]: [{ createdAt: { [Op.lt]: at } }, { id: { [Op.lt]: query.after.id } }],
+      });
+    }
+    const rows = await this.rows.findAll({
+      where: { [Op.and]: where },
+      order: [
+        ['createdAt', 'DESC'],
+        ['id', 'DESC'],
+      ],
+      limit: query.limit,
+    });
+    return rows.map(toOrder);
+  }
+
+  /** Orders whose workflow was never recorded as started, written before `createdBefore`. */
+  async listUnstarted(createdBefore: Date, limit: number): Promise<StoredOrder[]> {
+    const rows = await this.rows.findAll({
+      where: { workflowStartedAt: null, createdAt: { [Op.lte]: createdBefore } },
+      order: [['createdAt', 'ASC']],
+      limit,
+    });
+    return rows.map(toOrder);
+  }
+
+  /** Records that the order's workflow exists; the first record wins. */
+  async markWorkflowStarted(orderId: string, at: Date = new Date()): Promise<void> {
+    await this.rows.update(
+      { workflowStartedAt: at },
+      { where: { id: orderId, workflowStartedAt: null } },
+    );
   }
 
   /**
@@ -44,26 +189,28 @@ export class OrderRepository {
    * the same activity twice, or a late attempt after a newer one, leaves the row as it is.
    */
   async applyStatus(change: StatusChange): Promise<StatusWrite> {
-    const [affected] = await OrderRow.update(
+    const [affected] = await this.rows.update(
       {
         status: change.status,
         statusVersion: change.version,
         failureReason: change.failureReason ?? null,
         ...(change.paymentReference ? { paymentReference: change.paymentReference } : {}),
+        // `processed` is final, so this is written once: the dashboard's processed-per-minute.
+        ...(change.status === 'processed' ? { processedAt: new Date() } : {}),
       },
       { where: { id: change.orderId, statusVersion: { [Op.lt]: change.version } } },
     );
     if (affected > 0) return 'applied';
-    return (await OrderRow.count({ where: { id: change.orderId } })) > 0 ? 'stale' : 'missing';
+    return (await this.rows.count({ where: { id: change.orderId } })) > 0 ? 'stale' : 'missing';
   }
 
   /** One real payment attempt was made for this order. */
   async recordPaymentAttempt(orderId: string): Promise<void> {
-    await OrderRow.increment('attempts', { by: 1, where: { id: orderId } });
+    await this.rows.increment('attempts', { by: 1, where: { id: orderId } });
   }
 
   async countByStatus(where: WhereOptions<OrderRow> = {}): Promise<Record<OrderStatus, number>> {
-    const rows = (await OrderRow.count({ where, group: ['status'] })) as unknown as {
+    const rows = (await this.rows.count({ where, group: ['status'] })) as unknown as {
       status: OrderStatus;
       count: number | string;
     }[];
@@ -73,5 +220,40 @@ export class OrderRepository {
     >;
     for (const row of rows) counts[row.status] = Number(row.count);
     return counts;
+  }
+
+  /**
+   * Rows with `column` in each of `minutes` consecutive minutes from `from`, oldest first. One
+   * index range count per minute, in one statement: each reads only its minute's index entries
+   * (a covering range, no table rows, no sort), and no dialect-specific date functions are
+   * needed. Grouping by a minute expression instead sorts every row of the hour: 4× slower in
+   * SQLite at 40,000 orders an hour.
+   */
+  async countPerMinute(
+    column: TimelineColumn,
+    from: Date,
+    minutes: number,
+  ): Promise<{ minute: string; count: number }[]> {
+    const starts = Array.from(
+      { length: minutes + 1 },
+      (_, i) => new Date(from.getTime() + i * MINUTE_MS),
+    );
+    const replacements: Record<string, Date | number> = {};
+    const counts = starts.slice(0, -1).map((start, i) => {
+      Object.assign(replacements, { [`i${i}`]: i, [`from${i}`]: start, [`to${i}`]: starts[i + 1] });
+      return (
+        `SELECT :i${i} AS bucket, (SELECT COUNT(*) FROM ${this.rows.tableName} ` +
+        `WHERE ${column} >= :from${i} AND ${column} < :to${i}) AS count`
+      );
+    });
+    const rows = await this.bound().query<{ bucket: number | string; count: number | string }>(
+      counts.join(' UNION ALL '),
+      { replacements, type: QueryTypes.SELECT },
+    );
+    const byBucket = new Map(rows.map((row) => [Number(row.bucket), Number(row.count)]));
+    return starts.slice(0, -1).map((start, i) => ({
+      minute: start.toISOString(),
+      count: byBucket.get(i) ?? 0,
+    }));
   }
 }

@@ -1,6 +1,7 @@
 import type { RunnableMigration } from 'umzug';
 import type { QueryInterface } from 'sequelize';
 import * as createOrders from './001-create-orders';
+import * as orderApi from './002-order-api';
 
 /**
  * Migrations in the order they run. Listed explicitly rather than globbed, so the same list works
@@ -8,4 +9,5 @@ import * as createOrders from './001-create-orders';
  */
 export const migrations: RunnableMigration<QueryInterface>[] = [
   { name: '001-create-orders', ...createOrders },
+  { name: '002-order-api', ...orderApi },
 ];

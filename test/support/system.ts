@@ -19,6 +19,8 @@ export interface TestSystem {
   db: Database;
   finance: RunningFinance;
   taskQueue: string;
+  /** The workflow settings `place()` starts orders with. */
+  settings: OrderWorkflowSettings;
   /** Writes the order row and starts its workflow, as the API does. */
   place(
     overrides?: Partial<NewOrder>,
@@ -65,6 +67,7 @@ export async function startTestSystem(options: TestSystemOptions): Promise<TestS
     db,
     finance,
     taskQueue,
+    settings,
     async place(overrides = {}) {
       const order = await db.orders.create(newOrder(overrides));
       await startOrderWorkflow(env.client, { taskQueue, settings }, order);

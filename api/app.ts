@@ -1,0 +1,27 @@
+/**
+ * The order API as an Express app. Nothing listens here: `main.ts` does, and the tests start it
+ * in-process on port 0.
+ */
+import express from 'express';
+import helmet from 'helmet';
+import type { ApiDeps } from './deps';
+import { errorHandler, notFound } from './errors';
+import { opsRouter } from './ops';
+import { ordersRouter } from './orders';
+
+export type { ApiConfig, ApiDeps, ApiHooks } from './deps';
+
+export function createApiApp(deps: ApiDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  // Behind no proxy: the client address is the socket's, which is what the rate limit keys on.
+  app.set('trust proxy', false);
+  // Served over plain HTTP on loopback by default: `upgrade-insecure-requests` would make a
+  // browser fetch the (future) dashboard's assets over HTTPS, which nothing serves.
+  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
+  app.use(opsRouter(deps));
+  app.use(ordersRouter(deps));
+  app.use(notFound);
+  app.use(errorHandler(deps.log));
+  return app;
+}

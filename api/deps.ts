@@ -1,0 +1,38 @@
+/** What the API is built from; the entry point wires real ones, tests wire their own. */
+import type { Client } from '@temporalio/client';
+import type { Database } from '../db';
+import type { StoredOrder } from '../db/orders';
+import type { Config } from '../domain/config';
+import type { Logger } from '../observability/logger';
+
+/** The configuration with an operator token: the API never runs operator routes without one. */
+export type ApiConfig = Config & { OPERATOR_TOKEN: string };
+
+export interface ApiHooks {
+  /**
+   * Test-only fault injection: called after an order's row is written and before its workflow
+   * is started. The crash test kills the process here (API_FAULT_CRASH_AFTER_INSERT).
+   */
+  afterOrderInsert?: (order: StoredOrder) => void;
+}
+
+export interface ApiDeps {
+  db: Database;
+  temporal: Client;
+  config: ApiConfig;
+  log: Logger;
+  clock?: () => Date;
+  hooks?: ApiHooks;
+  /** Bound on each Temporal call made while a client waits; TEMPORAL_CALL_TIMEOUT_MS by default. */
+  temporalTimeoutMs?: number;
+}
+
+/**
+ * Every Temporal call made while a client waits is bounded: an unreachable or slow Temporal
+ * turns into a 503 (or a `temporal.error` note) within seconds instead of a hung request.
+ */
+export const TEMPORAL_CALL_TIMEOUT_MS = 5_000;
+
+export function temporalTimeout(deps: Pick<ApiDeps, 'temporalTimeoutMs'>): number {
+  return deps.temporalTimeoutMs ?? TEMPORAL_CALL_TIMEOUT_MS;
+}

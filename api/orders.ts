@@ -1,0 +1,306 @@
+/** `/api/orders`: place, list and inspect orders; operators cancel and retry them. */
+import { createHash, randomUUID } from 'node:crypto';
+import { WorkflowNotFoundError } from '@temporalio/common';
+import { Router, type Request, type Response } from 'express';
+import { rateLimit } from 'express-rate-limit';
+import { UniqueConstraintError } from 'sequelize';
+import {
+  describeOrderWorkflow,
+  signalOrderWorkflow,
+  type OrderWorkflowFacts,
+} from '../clients/temporal';
+import type { StoredOrder } from '../db/orders';
+import type { OrderStatus } from '../domain/order';
+import { temporalUiWorkflowUrl, workflowIdForOrder } from '../domain/temporal';
+import { requireOperator } from './auth';
+import { jsonBody } from './body';
+import { temporalTimeout, type ApiDeps } from './deps';
+import {
+  ApiError,
+  isTemporalUnavailable,
+  issueDetails,
+  methodNotAllowed,
+  parseOr400,
+  validationError,
+} from './errors';
+import { formatCents } from './money';
+import { presentOrder, presentWorkflow } from './present';
+import {
+  cancelOrderRequest,
+  createOrderRequest,
+  encodeCursor,
+  idempotencyKeyHeader,
+  listOrdersQuery,
+  retryOrderRequest,
+  type ActionAcceptedResponse,
+  type CreateOrderInput,
+  type OrderDetailResponse,
+} from './schemas';
+import { launchOrderWorkflow } from './workflows';
+
+export const ORDERS_PATH = '/api/orders';
+const orderLocation = (id: string) => `${ORDERS_PATH}/${encodeURIComponent(id)}`;
+
+/** Ids are UUIDs (64 characters at most in SQL): a longer one cannot name an order. */
+const MAX_ID_LENGTH = 64;
+
+/**
+ * SHA-256 of the request as the API understood it, so `12.5` and `"12.50"`, or the same instant
+ * written with two offsets, are the same request. An absent `datePlaced` stays absent (it
+ * defaults to "now", which differs between a request and its replay).
+ */
+function requestHash(input: CreateOrderInput): string {
+  const canonical = [
+    input.customerId,
+    input.product,
+    input.quantity,
+    input.unitPrice,
+    input.currency,
+    input.datePlaced ?? null,
+  ];
+  return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
+}
+
+function idempotencyKeyOf(req: Request): string | undefined {
+  const parsed = idempotencyKeyHeader.safeParse(req.get('idempotency-key'));
+  if (!parsed.success) throw validationError(issueDetails(parsed.error.issues, 'Idempotency-Key'));
+  return parsed.data;
+}
+
+/** The optional body of cancel (`{ reason? }`) or retry (`{}`); absent means empty. */
+function actionReason(action: 'cancel' | 'retry', body: unknown): string | undefined {
+  if (action === 'retry') {
+    parseOr400(retryOrderRequest, body ?? {});
+    return undefined;
+  }
+  return parseOr400(cancelOrderRequest, body ?? {}).reason;
+}
+
+/** Per client address, in memory: one API process; several would each allow the limit. */
+function orderRateLimit(perMinute: number) {
+  return rateLimit({
+    windowMs: 60_000,
+    limit: perMinute,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    handler: (_req, _res, next) => {
+      next(
+        new ApiError(
+          429,
+          'rate_limited',
+          `More than ${perMinute} orders per minute from this client; retry after the Retry-After seconds`,
+        ),
+      );
+    },
+  });
+}
+
+export function ordersRouter(deps: ApiDeps): Router {
+  const { db, temporal, config, log } = deps;
+  const now = deps.clock ?? (() => new Date());
+  const router = Router();
+  const operator = requireOperator(config.OPERATOR_TOKEN);
+
+  async function findOrder(id: string): Promise<StoredOrder> {
+    const order = id.length <= MAX_ID_LENGTH ? await db.orders.get(id) : null;
+    if (!order)
+      throw new ApiError(404, 'order_not_found', `No order with id "${id.slice(0, 100)}"`);
+    return order;
+  }
+
+  /** The first order sent with this key, if the request is the same; 409 if it is not. */
+  async function replay(key: string, hash: string): Promise<StoredOrder | null> {
+    const existing = await db.orders.findByIdempotencyKey(key);
+    if (!existing) return null;
+    if (existing.requestHash !== hash) {
+      throw new ApiError(
+        409,
+        'idempotency_key_reused',
+        'This Idempotency-Key was already used for a different order',
+        [{ path: 'Idempotency-Key', message: `already used by order ${existing.order.id}` }],
+      );
+    }
+    return existing.order;
+  }
+
+  /**
+   * Starts the workflow of an accepted order. If Temporal is unreachable the order stays
+   * accepted: its row has no `workflow_started_at`, and the reconciler starts it later.
+   */
+  async function launch(order: StoredOrder, mayExist: boolean): Promise<StoredOrder> {
+    try {
+      const { recordedAt } = await launchOrderWorkflow(deps, order, { mayExist });
+      return { ...order, workflowStartedAt: recordedAt.toISOString() };
+    } catch (error) {
+      log.warn('order accepted; its workflow will be started by the reconciler', {
+        orderId: order.id,
+        workflowId: workflowIdForOrder(order.id),
+        reason: error instanceof Error ? error.message : String(error),
+      });
+      return order;
+    }
+  }
+
+  async function createOrder(req: Request, res: Response): Promise<void> {
+    const input = parseOr400(createOrderRequest, req.body);
+    const key = idempotencyKeyOf(req);
+    const hash = requestHash(input);
+    const earlier = key ? await replay(key, hash) : null;
+    if (earlier) {
+      const order = earlier.workflowStartedAt ? earlier : await launch(earlier, true);
+      res.status(200).location(orderLocation(order.id)).json(presentOrder(order));
+      return;
+    }
+    let order: StoredOrder;
+    try {
+      order = await db.orders.create({
+        id: randomUUID(),
+        customerId: input.customerId,
+        product: input.product,
+        quantity: input.quantity,
+        unitPrice: formatCents(input.unitPrice),
+        amount: formatCents(input.quantity * input.unitPrice),
+        currency: input.currency,
+        datePlaced: input.datePlaced ?? now().toISOString(),
+        idempotencyKey: key ?? null,
+        requestHash: hash,
+      });
+    } catch (error) {
+      // Two requests with the same new key raced: the loser answers like a replay.
+      const winner = key && error instanceof UniqueConstraintError ? await replay(key, hash) : null;
+      if (!winner) throw error;
+      res.status(200).location(orderLocation(winner.id)).json(presentOrder(winner));
+      return;
+    }
+    deps.hooks?.afterOrderInsert?.(order);
+    const launched = await launch(order, false);
+    log.info('order accepted', {
+      orderId: order.id,
+      workflowId: workflowIdForOrder(order.id),
+      workflowStarted: launched.workflowStartedAt !== null,
+    });
+    res.status(201).location(orderLocation(order.id)).json(presentOrder(launched));
+  }
+
+  async function listOrders(req: Request, res: Response): Promise<void> {
+    const query = parseOr400(listOrdersQuery, req.query);
+    // One extra row says whether there is a next page without a COUNT.
+    const rows = await db.orders.list({
+      ...(query.status ? { status: query.status } : {}),
+      ...(query.customerId !== undefined ? { customerId: query.customerId } : {}),
+      ...(query.cursor ? { after: query.cursor } : {}),
+      limit: query.limit + 1,
+    });
+    const page = rows.slice(0, query.limit);
+    const last = page.at(-1);
+    res.json({
+      orders: page.map(presentOrder),
+      nextCursor: rows.length > query.limit && last ? encodeCursor(last) : null,
+    });
+  }
+
+  async function workflowFacts(order: StoredOrder): Promise<OrderDetailResponse['temporal']> {
+    try {
+      const facts = await describeOrderWorkflow(temporal, order.id, {
+        timeoutMs: temporalTimeout(deps),
+      });
+      return presentWorkflow(facts);
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) {
+        return {
+          error: {
+            code: 'workflow_not_found',
+            message: 'The workflow has not been started yet; the reconciler will start it',
+          },
+        };
+      }
+      if (!isTemporalUnavailable(error)) throw error;
+      return { error: { code: 'temporal_unavailable', message: 'Temporal is unreachable' } };
+    }
+  }
+
+  async function orderDetail(req: Request<{ id: string }>, res: Response): Promise<void> {
+    const order = await findOrder(req.params.id);
+    const body: OrderDetailResponse = {
+      ...presentOrder(order),
+      temporalUiUrl: temporalUiWorkflowUrl(
+        config.TEMPORAL_UI_URL,
+        config.TEMPORAL_NAMESPACE,
+        order.id,
+      ),
+      temporal: await workflowFacts(order),
+    };
+    res.json(body);
+  }
+
+  /** Why `action` does not apply to an order in `status` with this workflow, or null if it does. */
+  function refusal(
+    action: 'cancel' | 'retry',
+    status: OrderStatus,
+    facts: OrderWorkflowFacts,
+  ): string | null {
+    if (action === 'retry' && status !== 'failed') {
+      return `Only a failed order can be retried; this order is ${status}`;
+    }
+    if (action === 'cancel' && (status === 'processed' || status === 'cancelled')) {
+      return `A ${status} order cannot be cancelled`;
+    }
+    if (facts.executionStatus !== 'RUNNING') {
+      return `The order's workflow is closed (${facts.executionStatus}); it no longer takes signals`;
+    }
+    return null;
+  }
+
+  function operatorAction(action: 'cancel' | 'retry') {
+    return async (req: Request<{ id: string }>, res: Response): Promise<void> => {
+      const reason = actionReason(action, req.body);
+      const order = await findOrder(req.params.id);
+      const facts = await describeOrderWorkflow(temporal, order.id, {
+        timeoutMs: temporalTimeout(deps),
+      });
+      // The workflow decides what happens next; SQL is only the fallback when no worker answers.
+      const status = facts.state?.status ?? order.status;
+      const refused = refusal(action, status, facts);
+      if (refused) {
+        throw new ApiError(409, action === 'cancel' ? 'not_cancellable' : 'not_retryable', refused);
+      }
+      await signalOrderWorkflow(temporal, order.id, action, {
+        ...(reason ? { reason } : {}),
+        timeoutMs: temporalTimeout(deps),
+      });
+      log.info('operator action sent', {
+        action,
+        orderId: order.id,
+        workflowId: facts.workflowId,
+        status,
+        reason,
+      });
+      const answer: ActionAcceptedResponse = {
+        orderId: order.id,
+        workflowId: facts.workflowId,
+        action,
+        status,
+        message: `${action === 'cancel' ? 'Cancel' : 'Retry'} sent to the order's workflow`,
+      };
+      res.status(202).location(orderLocation(order.id)).json(answer);
+    };
+  }
+
+  router
+    .route(ORDERS_PATH)
+    .get(listOrders)
+    .post(
+      orderRateLimit(config.ORDER_RATE_LIMIT_PER_MINUTE),
+      jsonBody({ required: true }),
+      createOrder,
+    )
+    .all(methodNotAllowed('GET', 'HEAD', 'POST'));
+  router.route(`${ORDERS_PATH}/:id`).get(orderDetail).all(methodNotAllowed('GET', 'HEAD'));
+  for (const action of ['cancel', 'retry'] as const) {
+    router
+      .route(`${ORDERS_PATH}/:id/${action}`)
+      .post(operator, jsonBody({ required: false }), operatorAction(action))
+      .all(methodNotAllowed('POST'));
+  }
+  return router;
+}

@@ -1,0 +1,83 @@
+/**
+ * The API process: logging, the database, a Temporal client, the HTTP server and the reconciler;
+ * a graceful stop on SIGINT/SIGTERM. Temporal may be down at start: orders are still accepted and
+ * the reconciler starts their workflows once it is back. `main.ts` starts tracing first.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { lazyTemporalClient } from '../clients/temporal';
+import { openDatabase } from '../db';
+import type { Config } from '../domain/config';
+import { createLogger } from '../observability/logger';
+import type { Tracing } from '../observability/tracing';
+import { createApiApp, type ApiHooks } from './app';
+import { startReconciler } from './reconciler';
+
+/** In-flight requests get this long to finish on SIGTERM before their connections are cut. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+/**
+ * Test-only fault injection, read from the environment on purpose (not part of the config
+ * schema): `API_FAULT_CRASH_AFTER_INSERT=1` kills the process right after an order's row is
+ * written, before its workflow starts: the crash the reconciler exists for.
+ */
+function faultHooks(env: NodeJS.ProcessEnv): ApiHooks {
+  if (env.API_FAULT_CRASH_AFTER_INSERT !== '1') return {};
+  return { afterOrderInsert: () => process.kill(process.pid, 'SIGKILL') };
+}
+
+function operatorToken(config: Config): string {
+  if (config.OPERATOR_TOKEN) return config.OPERATOR_TOKEN;
+  const token = randomBytes(24).toString('base64url');
+  console.log(`Operator token (generated; set OPERATOR_TOKEN to choose one): ${token}`);
+  return token;
+}
+
+function urlOf(server: Server): string {
+  const { address, port } = server.address() as AddressInfo;
+  return `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+}
+
+/** Runs the API until SIGINT/SIGTERM. */
+export async function runApi(config: Config, tracing: Tracing): Promise<void> {
+  const log = createLogger({ service: 'api', level: config.LOG_LEVEL });
+  const token = operatorToken(config);
+  const db = await openDatabase(config.DATABASE_URL);
+  const temporal = lazyTemporalClient(config, { plugins: [tracing.temporalPlugin] });
+  const deps = { db, temporal, config: { ...config, OPERATOR_TOKEN: token }, log };
+  const app = createApiApp({ ...deps, hooks: faultHooks(process.env) });
+
+  const server: Server = await new Promise((resolve, reject) => {
+    const listening = app.listen(config.API_PORT, config.API_HOST, (error?: Error) =>
+      error ? reject(error) : resolve(listening),
+    );
+  });
+  const url = urlOf(server);
+  console.log(`API listening on ${url}`);
+  log.info('api started', { url, database: db.dialect, temporal: config.TEMPORAL_ADDRESS });
+  const reconciler = startReconciler(deps);
+
+  const stop = async (signal: string): Promise<void> => {
+    log.info('api stopping', { signal });
+    const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    clearTimeout(force);
+    await reconciler.stop();
+    await temporal.connection.close();
+    await db.close();
+    await tracing.shutdown();
+    log.info('api stopped');
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      stop(signal).then(
+        () => process.exit(0),
+        (error: unknown) => {
+          console.error('api failed to stop cleanly:', error);
+          process.exit(1);
+        },
+      );
+    });
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * The API in-process on a loopback port, spoken to over real HTTP as a client would.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import type { Client } from '@temporalio/client';
+import { createApiApp, type ApiDeps } from '../../api/app';
+import { lazyTemporalClient } from '../../clients/temporal';
+import type { Database } from '../../db';
+import { loadConfig } from '../../domain/config';
+import { createLogger } from '../../observability/logger';
+
+export const OPERATOR_TOKEN = 'test-operator-token-0123456789';
+export const AUTH = { authorization: `Bearer ${OPERATOR_TOKEN}` };
+export const JSON_TYPE = { 'content-type': 'application/json' };
+
+export interface Answer {
+  status: number;
+  headers: Headers;
+  /** Parsed JSON body, or null when the body is empty or not JSON. */
+  body: unknown;
+  text: string;
+}
+
+export interface CallOptions {
+  /** Sent as JSON with `content-type: application/json` unless `raw` is given. */
+  json?: unknown;
+  /** Sent as is: a string gets fetch's default `text/plain`, bytes get no content type. */
+  raw?: string | Uint8Array;
+  headers?: Record<string, string>;
+}
+
+export interface RunningApi {
+  url: string;
+  deps: ApiDeps;
+  /** Log lines the API wrote, parsed. */
+  logs: Record<string, unknown>[];
+  call(method: string, path: string, options?: CallOptions): Promise<Answer>;
+  close(): Promise<void>;
+}
+
+export interface ApiOptions {
+  db: Database;
+  temporal: Client;
+  /** Environment variables for `loadConfig`, on top of the test defaults. */
+  env?: Record<string, string>;
+  /** Replaces parts of the dependencies (a broken repository, a hook). */
+  override?: Partial<ApiDeps>;
+}
+
+/** A Temporal client aimed at a loopback port nothing listens on: Temporal is "down". */
+export function unreachableTemporal(): Client {
+  return lazyTemporalClient({ TEMPORAL_ADDRESS: '127.0.0.1:1', TEMPORAL_NAMESPACE: 'default' });
+}
+
+export async function startApi(options: ApiOptions): Promise<RunningApi> {
+  const config = loadConfig({
+    OPERATOR_TOKEN,
+    TEMPORAL_TASK_QUEUE: `orders-${randomUUID()}`,
+    // Failed orders fail fast: two attempts, one second of backoff.
+    PAYMENT_MAX_ATTEMPTS: '2',
+    ...options.env,
+  });
+  const logs: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) {
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+      }
+      done();
+    },
+  });
+  const deps: ApiDeps = {
+    db: options.db,
+    temporal: options.temporal,
+    config: { ...config, OPERATOR_TOKEN },
+    log: createLogger({ service: 'api', destination, level: 'debug' }),
+    ...options.override,
+  };
+  const server: Server = await new Promise((resolve) => {
+    const listening = createApiApp(deps).listen(0, '127.0.0.1', () => resolve(listening));
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  async function call(method: string, path: string, call: CallOptions = {}): Promise<Answer> {
+    const json = call.json !== undefined;
+    const response = await fetch(`${url}${path}`, {
+      method,
+      headers: { ...(json ? JSON_TYPE : {}), ...call.headers },
+      body: json ? JSON.stringify(call.json) : (call.raw ?? null),
+      signal: AbortSignal.timeout(30_000),
+    });
+    const text = await response.text();
+    let body: unknown = null;
+    try {
+      body = text ? JSON.parse(text) : null;
+    } catch {
+      body = null;
+    }
+    return { status: response.status, headers: response.headers, body, text };
+  }
+
+  return {
+    url,
+    deps,
+    logs,
+    call,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A valid order body; override what the test is about. */
+export function orderBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    customerId: `cust-${randomUUID().slice(0, 8)}`,
+    product: 'Widget',
+    quantity: 2,
+    unitPrice: '12.50',
+    currency: 'GBP',
+    datePlaced: '2026-01-15T09:00:00Z',
+    ...overrides,
+  };
+}
+
+/** The `error` object of an error answer, or a failed assertion's worth of context. */
+export function errorOf(answer: Answer): {
+  code: string;
+  message: string;
+  details?: { path: string; message: string }[];
+} {
+  const body = answer.body as {
+    error?: { code: string; message: string; details?: { path: string; message: string }[] };
+  } | null;
+  if (!body?.error)
+    throw new Error(`expected an error body, got ${answer.status} ${answer.text.slice(0, 300)}`);
+  return body.error;
+}

@@ -1,0 +1,231 @@
+/**
+ * Operator actions over HTTP, end to end: the token, then cancel and retry sent as workflow
+ * signals to real workflows on the Temporal dev server, with the finance simulator failing and
+ * recovering on cue.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { paymentIdempotencyKey } from '../../activities/orders';
+import type { ActionAcceptedResponse, OrderDetailResponse, OrderResponse } from '../../api/schemas';
+import { DATABASES } from '../support/database';
+import { newOrder } from '../support/orders';
+import { startTestSystem, type TestSystem } from '../support/system';
+import { createDevServerEnv } from '../support/temporal';
+import { waitFor } from '../support/wait';
+import { AUTH, errorOf, orderBody, startApi, type RunningApi } from './harness';
+
+void describe('operator actions', () => {
+  let env: TestWorkflowEnvironment;
+  before(async () => {
+    env = await createDevServerEnv();
+  });
+  after(async () => {
+    await env?.teardown();
+  });
+
+  for (const target of DATABASES) {
+    void describe(`over HTTP with ${target.name}`, () => {
+      let system: TestSystem;
+      let api: RunningApi;
+
+      before(async () => {
+        system = await startTestSystem({
+          env,
+          databaseUrl: await target.url(),
+          settings: { maxPaymentAttempts: 2 },
+        });
+        api = await startApi({
+          db: system.db,
+          temporal: env.client,
+          env: { TEMPORAL_TASK_QUEUE: system.taskQueue, PAYMENT_MAX_ATTEMPTS: '2' },
+        });
+      });
+      beforeEach(() => system.finance.reset());
+      after(async () => {
+        await api?.close();
+        await system?.stop();
+      });
+
+      const place = async (via: RunningApi = api) => {
+        const answer = await via.call('POST', '/api/orders', { json: orderBody() });
+        assert.equal(answer.status, 201, answer.text);
+        return answer.body as OrderResponse;
+      };
+      const detail = async (id: string, via: RunningApi = api) => {
+        const answer = await via.call('GET', `/api/orders/${id}`);
+        assert.equal(answer.status, 200, answer.text);
+        return answer.body as OrderDetailResponse;
+      };
+      const statusBecomes = (id: string, status: OrderResponse['status']) =>
+        waitFor(
+          `order ${id} to be ${status}`,
+          () => detail(id),
+          (o) => o.status === status,
+          { timeoutMs: 30_000, everyMs: 200 },
+        );
+      const act = (
+        action: 'cancel' | 'retry',
+        id: string,
+        headers: Record<string, string> = AUTH,
+        json?: unknown,
+      ) =>
+        api.call('POST', `/api/orders/${id}/${action}`, {
+          headers,
+          ...(json === undefined ? {} : { json }),
+        });
+      const charges = async (id: string) =>
+        (await system.finance.charges(paymentIdempotencyKey(id))).charges;
+
+      void test('cancel and retry without a token are 401, with a wrong token 403', async () => {
+        const order = await place();
+        for (const action of ['cancel', 'retry'] as const) {
+          const missing = await act(action, order.id, {});
+          assert.equal(missing.status, 401);
+          assert.equal(errorOf(missing).code, 'unauthorized');
+          assert.match(missing.headers.get('www-authenticate') ?? '', /^Bearer/);
+          const basic = await act(action, order.id, { authorization: 'Basic b3A6b3A=' });
+          assert.equal(basic.status, 401);
+          const wrong = await act(action, order.id, { authorization: 'Bearer not-the-token' });
+          assert.equal(wrong.status, 403);
+          assert.equal(errorOf(wrong).code, 'forbidden');
+        }
+        // Without a token, an unknown order is not revealed as unknown.
+        assert.equal((await act('cancel', randomUUID(), {})).status, 401);
+      });
+
+      void test('cancel and retry of an unknown order are 404', async () => {
+        for (const action of ['cancel', 'retry'] as const) {
+          const answer = await act(action, randomUUID());
+          assert.equal(answer.status, 404);
+          assert.equal(errorOf(answer).code, 'order_not_found');
+        }
+      });
+
+      void test('an order whose workflow does not exist answers 404 workflow_not_found', async () => {
+        const order = await system.db.orders.create(newOrder());
+        const answer = await act('cancel', order.id);
+        assert.equal(answer.status, 404);
+        assert.equal(errorOf(answer).code, 'workflow_not_found');
+      });
+
+      void test('a processed order can be neither retried nor cancelled: 409 with the reason', async () => {
+        const order = await place();
+        await statusBecomes(order.id, 'processed');
+        const retry = await act('retry', order.id);
+        assert.equal(retry.status, 409);
+        assert.equal(errorOf(retry).code, 'not_retryable');
+        assert.match(errorOf(retry).message, /only a failed order can be retried.*processed/i);
+        const cancel = await act('cancel', order.id);
+        assert.equal(cancel.status, 409);
+        assert.equal(errorOf(cancel).code, 'not_cancellable');
+        assert.match(errorOf(cancel).message, /processed/);
+      });
+
+      void test('an order still processing cannot be retried: 409', async () => {
+        await system.finance.queueFaults('hang');
+        const order = await place();
+        await waitFor(
+          'the payment call to be in flight',
+          () => system.finance.charges(paymentIdempotencyKey(order.id)),
+          (record) => record.requests === 1,
+        );
+        const retry = await act('retry', order.id);
+        assert.equal(retry.status, 409);
+        assert.match(errorOf(retry).message, /processing/);
+        // Cleanup, and cancel of an in-flight payment: it is stopped, nothing is charged.
+        assert.equal((await act('cancel', order.id)).status, 202);
+        await statusBecomes(order.id, 'cancelled');
+        assert.equal(await charges(order.id), 0);
+      });
+
+      void test('a failed order is retried after finance recovers: 202, then processed and charged once', async () => {
+        await system.finance.setMode({ mode: 'down' });
+        const order = await place();
+        const failed = await statusBecomes(order.id, 'failed');
+        assert.equal(failed.attempts, 2);
+        assert.match(failed.failureReason ?? '', /gave up after 2 attempts/);
+
+        await system.finance.setMode({ mode: 'normal' });
+        const retry = await act('retry', order.id);
+        assert.equal(retry.status, 202, retry.text);
+        const accepted = retry.body as ActionAcceptedResponse;
+        assert.deepEqual(accepted, {
+          orderId: order.id,
+          workflowId: `order-${order.id}`,
+          action: 'retry',
+          status: 'failed',
+          message: "Retry sent to the order's workflow",
+        });
+
+        const processed = await statusBecomes(order.id, 'processed');
+        assert.match(processed.paymentReference ?? '', /^PAY-/);
+        assert.equal(processed.attempts, 3);
+        assert.equal(await charges(order.id), 1);
+      });
+
+      void test('a cancelled failed order is never charged, and cannot be cancelled again', async () => {
+        await system.finance.setMode({ mode: 'down' });
+        const order = await place();
+        await statusBecomes(order.id, 'failed');
+        await system.finance.setMode({ mode: 'normal' });
+
+        const cancel = await act('cancel', order.id, AUTH, {
+          reason: 'customer changed their mind',
+        });
+        assert.equal(cancel.status, 202, cancel.text);
+        const cancelled = await statusBecomes(order.id, 'cancelled');
+        assert.ok(!('error' in cancelled.temporal));
+        assert.equal(cancelled.temporal.executionStatus, 'COMPLETED');
+        assert.equal(await charges(order.id), 0);
+
+        const again = await act('cancel', order.id);
+        assert.equal(again.status, 409);
+        assert.equal(errorOf(again).code, 'not_cancellable');
+        const retry = await act('retry', order.id);
+        assert.equal(retry.status, 409);
+      });
+
+      void test('while payment backs off the order shows attempt, last failure and next retry; cancel stops it uncharged', async () => {
+        // Ten attempts: the order stays in backoff long enough to be looked at.
+        const patient = await startApi({
+          db: system.db,
+          temporal: env.client,
+          env: { TEMPORAL_TASK_QUEUE: system.taskQueue, PAYMENT_MAX_ATTEMPTS: '10' },
+        });
+        try {
+          await system.finance.setMode({ mode: 'down' });
+          const order = await place(patient);
+          const backingOff = await waitFor(
+            'the payment to back off after its second attempt',
+            () => detail(order.id, patient),
+            (o) =>
+              !('error' in o.temporal) &&
+              (o.temporal.payment?.attempt ?? 0) >= 2 &&
+              o.temporal.payment?.nextRetryAt !== null,
+            { timeoutMs: 30_000, everyMs: 100 },
+          );
+          assert.ok(!('error' in backingOff.temporal));
+          const payment = backingOff.temporal.payment;
+          assert.ok(payment);
+          assert.match(payment.lastFailure ?? '', /503/);
+          assert.equal(backingOff.temporal.lastFailure, payment.lastFailure);
+          assert.ok(Date.parse(payment.nextRetryAt ?? '') > Date.now() - 5_000);
+          assert.equal(backingOff.status, 'processing');
+          assert.ok(backingOff.attempts >= 1);
+
+          const cancel = await patient.call('POST', `/api/orders/${order.id}/cancel`, {
+            headers: AUTH,
+          });
+          assert.equal(cancel.status, 202, cancel.text);
+          await system.finance.setMode({ mode: 'normal' });
+          await statusBecomes(order.id, 'cancelled');
+          assert.equal(await charges(order.id), 0);
+        } finally {
+          await patient.close();
+        }
+      });
+    });
+  }
+});

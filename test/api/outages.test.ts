@@ -1,0 +1,204 @@
+/**
+ * Dependencies down: Temporal unreachable (orders still accepted, the reconciler starts them
+ * later), the database unreachable (503, nothing half-written), and what the probes say.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { reconcileOrders } from '../../api/reconciler';
+import type { OrderDetailResponse, OrderResponse, StatsResponse } from '../../api/schemas';
+import { createLogger } from '../../observability/logger';
+import { DATABASES } from '../support/database';
+import { newOrder } from '../support/orders';
+import { startTestSystem, type TestSystem } from '../support/system';
+import { createDevServerEnv } from '../support/temporal';
+import { waitFor } from '../support/wait';
+import {
+  AUTH,
+  errorOf,
+  orderBody,
+  startApi,
+  unreachableTemporal,
+  type RunningApi,
+} from './harness';
+import { databaseOutage } from './outage';
+
+const quiet = createLogger({ service: 'api', silent: true });
+/** Temporal calls give up fast here: the point is the answer, not the wait. */
+const FAST = { temporalTimeoutMs: 300 };
+
+void describe('outages', () => {
+  let env: TestWorkflowEnvironment;
+  before(async () => {
+    env = await createDevServerEnv();
+  });
+  after(async () => {
+    await env?.teardown();
+  });
+
+  for (const target of DATABASES) {
+    void describe(`with ${target.name}`, () => {
+      let url: string;
+      let system: TestSystem;
+      let down: RunningApi;
+
+      before(async () => {
+        url = await target.url();
+        system = await startTestSystem({
+          env,
+          databaseUrl: url,
+          settings: { maxPaymentAttempts: 2 },
+        });
+        down = await startApi({
+          db: system.db,
+          temporal: unreachableTemporal(),
+          env: { TEMPORAL_TASK_QUEUE: system.taskQueue },
+          override: FAST,
+        });
+      });
+      after(async () => {
+        await down?.close();
+        await system?.stop();
+      });
+
+      /** One reconciler pass, as the API's loop runs it, with the given Temporal. */
+      const reconcile = (temporal = env.client, reconcileAfter = 0) =>
+        reconcileOrders({
+          db: system.db,
+          temporal,
+          config: { ...down.deps.config, RECONCILE_AFTER: reconcileAfter },
+          log: quiet,
+          ...FAST,
+        });
+      const sqlStatus = (id: string, status: string) =>
+        waitFor(
+          `order ${id} to be ${status}`,
+          () => system.db.orders.get(id),
+          (row) => row?.status === status,
+          { timeoutMs: 30_000, everyMs: 200 },
+        );
+
+      void test('with Temporal unreachable an order is still accepted, and the reconciler starts it later', async () => {
+        const created = await down.call('POST', '/api/orders', { json: orderBody() });
+        assert.equal(created.status, 201, created.text);
+        const order = created.body as OrderResponse;
+        assert.equal(order.workflowStartedAt, null);
+
+        const detail = await down.call('GET', `/api/orders/${order.id}`);
+        assert.equal(detail.status, 200, detail.text);
+        const body = detail.body as OrderDetailResponse;
+        assert.equal(body.status, 'queued');
+        assert.deepEqual(body.temporal, {
+          error: { code: 'temporal_unavailable', message: 'Temporal is unreachable' },
+        });
+
+        const result = await reconcile();
+        assert.ok(result.started >= 1, JSON.stringify(result));
+        const processed = await sqlStatus(order.id, 'processed');
+        assert.ok(processed?.workflowStartedAt);
+      });
+
+      void test('with Temporal unreachable readyz is 503 naming temporal only, with Retry-After', async () => {
+        const answer = await down.call('GET', '/readyz');
+        assert.equal(answer.status, 503);
+        assert.equal(answer.headers.get('retry-after'), '5');
+        const error = errorOf(answer);
+        assert.equal(error.code, 'not_ready');
+        assert.deepEqual(
+          error.details?.map((d) => d.path),
+          ['temporal'],
+        );
+      });
+
+      void test('with Temporal unreachable cancel is 503 and stats still answer from SQL', async () => {
+        const order = await system.db.orders.create(newOrder());
+        const cancel = await down.call('POST', `/api/orders/${order.id}/cancel`, { headers: AUTH });
+        assert.equal(cancel.status, 503);
+        assert.equal(errorOf(cancel).code, 'temporal_unavailable');
+        assert.equal(cancel.headers.get('retry-after'), '5');
+
+        const stats = await down.call('GET', '/api/stats');
+        assert.equal(stats.status, 200, stats.text);
+        const body = stats.body as StatsResponse;
+        assert.equal(body.byStatus.temporal, null);
+        assert.match(body.byStatus.temporalError ?? '', /unreachable/);
+        assert.ok(body.byStatus.sql.queued >= 1);
+      });
+
+      void test('a reconciler pass with Temporal down stops at the first failure and leaves the orders', async () => {
+        const orders = [newOrder(), newOrder()];
+        for (const order of orders) await system.db.orders.create(order);
+        const result = await reconcile(unreachableTemporal());
+        assert.deepEqual(result, { started: 0, recorded: 0, failed: 1 });
+        for (const order of orders) {
+          assert.equal((await system.db.orders.get(order.id))?.workflowStartedAt, null);
+        }
+        await reconcile();
+        for (const order of orders) await sqlStatus(order.id, 'processed');
+      });
+
+      void test('a workflow that already ran is only recorded by the reconciler, never run again', async () => {
+        // Written and started, then "crashed" before recording the start.
+        const { order, handle } = await system.place();
+        await handle.result();
+        const { runId } = await handle.describe();
+        const result = await reconcile();
+        assert.ok(result.recorded >= 1, JSON.stringify(result));
+        assert.ok((await system.db.orders.get(order.id))?.workflowStartedAt);
+        const after = await handle.describe();
+        assert.equal(after.runId, runId);
+        assert.equal(after.status.name, 'COMPLETED');
+      });
+
+      void test('orders younger than RECONCILE_AFTER are left to the API that is writing them', async () => {
+        const order = newOrder();
+        await system.db.orders.create(order);
+        await reconcile(env.client, 60_000);
+        assert.equal((await system.db.orders.get(order.id))?.workflowStartedAt, null);
+        await reconcile();
+        await sqlStatus(order.id, 'processed');
+      });
+
+      void test('with the database down an order is 503 with Retry-After, and nothing is written or started', async () => {
+        const outage = await databaseOutage(url);
+        const taskQueue = `orders-outage-${randomUUID()}`;
+        const api = await startApi({
+          db: outage.db,
+          temporal: env.client,
+          env: { TEMPORAL_TASK_QUEUE: taskQueue },
+        });
+        const customerId = `cust-${randomUUID()}`;
+        try {
+          await outage.cut();
+          const answer = await api.call('POST', '/api/orders', { json: orderBody({ customerId }) });
+          assert.equal(answer.status, 503, answer.text);
+          assert.equal(errorOf(answer).code, 'database_unavailable');
+          assert.equal(answer.headers.get('retry-after'), '5');
+          if (outage.visibleToReads) {
+            const ready = await api.call('GET', '/readyz');
+            assert.equal(ready.status, 503);
+            assert.deepEqual(
+              errorOf(ready).details?.map((d) => d.path),
+              ['database'],
+            );
+            assert.equal((await api.call('GET', '/api/orders')).status, 503);
+          }
+          await outage.restore();
+
+          const rows = await system.db.orders.list({ customerId, limit: 10 });
+          assert.equal(rows.length, 0, 'no row was written');
+          const workflows = await env.client.workflow.count(`TaskQueue = '${taskQueue}'`);
+          assert.equal(workflows.count, 0, 'no workflow was started');
+          const retried = await api.call('POST', '/api/orders', {
+            json: orderBody({ customerId }),
+          });
+          assert.equal(retried.status, 201, 'once the database is back, orders are accepted');
+        } finally {
+          await api.close();
+          await outage.close();
+        }
+      });
+    });
+  }
+});
