@@ -6,12 +6,14 @@ import express from 'express';
 import helmet from 'helmet';
 import type { ApiDeps } from './deps';
 import { errorHandler, notFound } from './errors';
+import { apiMetrics, metricsRouter } from './metrics';
 import { opsRouter } from './ops';
 import { ordersRouter } from './orders';
 
 export type { ApiConfig, ApiDeps, ApiHooks } from './deps';
 
-export function createApiApp(deps: ApiDeps): express.Express {
+export function createApiApp(given: ApiDeps): express.Express {
+  const deps = { ...given, metrics: given.metrics ?? apiMetrics(given) };
   const app = express();
   app.disable('x-powered-by');
   // Behind no proxy: the client address is the socket's, which is what the rate limit keys on.
@@ -19,6 +21,7 @@ export function createApiApp(deps: ApiDeps): express.Express {
   // Served over plain HTTP on loopback by default: `upgrade-insecure-requests` would make a
   // browser fetch the (future) dashboard's assets over HTTPS, which nothing serves.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
+  app.use(metricsRouter(deps.metrics));
   app.use(opsRouter(deps));
   app.use(ordersRouter(deps));
   app.use(notFound);

@@ -4,6 +4,7 @@ import type { Database } from '../db';
 import type { StoredOrder } from '../db/orders';
 import type { Config } from '../domain/config';
 import type { Logger } from '../observability/logger';
+import type { ApiMetrics } from '../observability/metrics';
 
 /** The configuration with an operator token: the API never runs operator routes without one. */
 export type ApiConfig = Config & { OPERATOR_TOKEN: string };
@@ -23,6 +24,8 @@ export interface ApiDeps {
   log: Logger;
   clock?: () => Date;
   hooks?: ApiHooks;
+  /** The API's Prometheus metrics; `createApiApp` makes them when the caller does not. */
+  metrics?: ApiMetrics;
   /** Bound on each Temporal call made while a client waits; TEMPORAL_CALL_TIMEOUT_MS by default. */
   temporalTimeoutMs?: number;
 }

@@ -179,6 +179,7 @@ export function ordersRouter(deps: ApiDeps): Router {
       workflowId: workflowIdForOrder(order.id),
       workflowStarted: launched.workflowStartedAt !== null,
     });
+    deps.metrics?.ordersCreated.inc();
     res.status(201).location(orderLocation(order.id)).json(presentOrder(launched));
   }
 

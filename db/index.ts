@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Sequelize, Transaction, type Options } from 'sequelize';
 import { SequelizeStorage, Umzug } from 'umzug';
@@ -14,6 +15,8 @@ export interface Database {
   orders: OrderRepository;
   /** Throws when the database cannot answer a trivial query (readiness). */
   ping(): Promise<void>;
+  /** Space the database takes on disk, for the storage gauge and its alert. */
+  sizeBytes(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -22,6 +25,11 @@ export interface DatabaseOptions {
   logging?: (sql: string) => void;
   /** Connections per process (PostgreSQL, SQL Server). */
   poolMax?: number;
+}
+
+/** The file of a `sqlite:<file>` URL (`sqlite::memory:` or `sqlite:` alone: in memory). */
+function sqliteStorage(url: string): string {
+  return url.slice('sqlite:'.length).replace(/^\/\//, '') || ':memory:';
 }
 
 function sequelizeFor(
@@ -33,7 +41,7 @@ function sequelizeFor(
     pool: { max: options.poolMax ?? 10, min: 0, idle: 10_000, acquire: 10_000 },
   };
   if (url.startsWith('sqlite:')) {
-    const storage = url.slice('sqlite:'.length).replace(/^\/\//, '') || ':memory:';
+    const storage = sqliteStorage(url);
     if (storage !== ':memory:') mkdirSync(dirname(storage), { recursive: true });
     return {
       dialect: 'sqlite',
@@ -100,6 +108,31 @@ async function withMigrationLock(
   );
 }
 
+const SIZE_QUERIES: Record<Exclude<Dialect, 'sqlite'>, string> = {
+  postgres: 'SELECT pg_database_size(current_database()) AS bytes',
+  // sys.database_files counts 8 KiB pages.
+  mssql: 'SELECT SUM(CAST(size AS BIGINT)) * 8192 AS bytes FROM sys.database_files',
+};
+
+async function databaseSize(sequelize: Sequelize, dialect: Dialect, url: string): Promise<number> {
+  if (dialect === 'sqlite') {
+    // The write-ahead log holds recent writes until a checkpoint: it is part of the size too.
+    const file = sqliteStorage(url);
+    if (file === ':memory:') return 0;
+    const sizes = await Promise.all(
+      ['', '-wal', '-shm'].map((suffix) =>
+        stat(file + suffix).then(
+          (s) => s.size,
+          () => 0,
+        ),
+      ),
+    );
+    return sizes.reduce((sum, size) => sum + size, 0);
+  }
+  const [rows] = await sequelize.query(SIZE_QUERIES[dialect]);
+  return Number((rows as { bytes: number | string }[])[0]?.bytes ?? 0);
+}
+
 /** Connects, applies pending migrations, and returns the repositories. */
 export async function openDatabase(url: string, options: DatabaseOptions = {}): Promise<Database> {
   const { sequelize, dialect } = sequelizeFor(url, options);
@@ -126,6 +159,7 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
     ping: async () => {
       await sequelize.query('SELECT 1');
     },
+    sizeBytes: () => databaseSize(sequelize, dialect, url),
     close: () => sequelize.close(),
   };
 }

@@ -90,7 +90,7 @@ export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
 export function createApiMetrics(
   readings: {
     countByStatus: () => Promise<Record<string, number>>;
-    databaseSizeBytes: () => Promise<number | null>;
+    databaseSizeBytes: () => Promise<number>;
     databaseQuotaBytes: number | null;
   },
   registry = new Registry(),
@@ -129,8 +129,7 @@ export function createApiMetrics(
       help: 'Size of the orders database on disk.',
       registers,
       async collect() {
-        const size = await readings.databaseSizeBytes();
-        if (size !== null) this.set(size);
+        this.set(await readings.databaseSizeBytes());
       },
     }),
     databaseQuota: new Gauge({

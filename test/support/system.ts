@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { WorkerPlugin } from '@temporalio/worker';
 import { FinanceClient } from '../../clients/finance';
 import { startOrderWorkflow } from '../../clients/temporal';
 import { openDatabase, type Database } from '../../db';
@@ -35,6 +36,8 @@ export interface TestSystemOptions {
   financeTimeoutMs?: number;
   financeTimeZone?: string;
   financeHangMs?: number;
+  /** Worker plugins (tracing); the workers then bundle the workflows themselves, with them. */
+  plugins?: WorkerPlugin[];
 }
 
 /** Real workers with real activities, a real finance simulator and a real database. */
@@ -52,7 +55,9 @@ export async function startTestSystem(options: TestSystemOptions): Promise<TestS
   const workers = await createOrderWorkers({
     connection: env.nativeConnection,
     taskQueue,
-    workflowBundle: await orderWorkflowBundle(),
+    ...(options.plugins
+      ? { plugins: options.plugins }
+      : { workflowBundle: await orderWorkflowBundle() }),
     activities: {
       orders: db.orders,
       finance: new FinanceClient(finance.url, options.financeTimeoutMs ?? 5_000),
