@@ -11,6 +11,7 @@ import {
   SimpleSpanProcessor,
   type ReadableSpan,
 } from '@opentelemetry/sdk-trace-base';
+import { SpanKind } from '@opentelemetry/api';
 import { startTracing, type Tracing } from '../../observability/tracing';
 
 const exporter = new InMemorySpanExporter();
@@ -91,14 +92,14 @@ void describe('tracing and API metrics', () => {
     // Workflow spans reach the exporter through a sink, the run's own span when the workflow ends.
     await waitFor(
       'the workflow run span',
-      async () => exporter.getFinishedSpans(),
+      () => Promise.resolve(exporter.getFinishedSpans()),
       (spans) => spans.some((s) => s.name === 'RunWorkflow:processOrder'),
     );
 
     const spans = exporter.getFinishedSpans();
     const root = spans.find(
       (s) =>
-        s.kind === 1 &&
+        s.kind === SpanKind.SERVER &&
         s.attributes['http.method'] === 'POST' &&
         String(s.attributes['http.target'] ?? s.attributes['url.path']).startsWith('/api/orders'),
     );
@@ -118,12 +119,6 @@ void describe('tracing and API metrics', () => {
     assert.ok(start, 'starting the workflow is in the trace');
     assert.ok(ancestors(start).includes(root.name), 'the workflow start is under the API request');
 
-    console.log(
-      spans
-        .filter((s) => s.spanContext().traceId !== root.spanContext().traceId)
-        .map((s) => s.name)
-        .join(', '),
-    );
     const run = named('RunWorkflow:processOrder')[0];
     assert.ok(run, 'the workflow run is in the trace');
     assert.ok(ancestors(run).includes('StartWorkflow:processOrder'));
@@ -134,7 +129,7 @@ void describe('tracing and API metrics', () => {
 
     const financeServer = trace.find(
       (s) =>
-        s.kind === 1 &&
+        s.kind === SpanKind.SERVER &&
         s !== root &&
         String(s.attributes['http.target'] ?? s.attributes['url.path'] ?? '').includes(
           '/ProcessPayment',
