@@ -194,6 +194,8 @@ export async function processOrder(input: OrderWorkflowInput): Promise<OrderWork
 
     const { reason, kind } = outcome.failure;
     state.lastFailure = reason;
+    // The seed's "Error processing order {id}": logged once, here, where the failure is handled.
+    log.error('Error processing order', { orderId, reason, kind, attempts: state.attempts });
     await moveTo('failed', { failureReason: reason, failureKind: kind });
     // The order waits (a durable timer) for an operator; orders behind it are unaffected, each
     // has its own workflow.
