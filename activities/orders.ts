@@ -1,12 +1,20 @@
 /**
- * The order workflow's side effects: status writes to SQL and the payment call. Built by a factory
+ * The order workflow's side effects: status writes to SQL, customer verification and the payment
+ * call. Built by a factory
  * so the worker and the tests hand in real dependencies of their choosing.
  */
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { FinanceClient } from '../clients/finance';
 import type { OrderRepository } from '../db/orders';
 import { FAILURE_TYPES, type PaymentFailureDetails } from '../domain/errors';
+import type { FeatureName } from '../domain/features';
 import type { StatusChange } from '../domain/order';
+import {
+  DEFAULT_VERIFICATION_POLICY,
+  verifyCustomer,
+  type Verdict,
+  type VerificationPolicy,
+} from '../domain/verification';
 import { formatInZone } from '../domain/time';
 import type { Logger } from '../observability/logger';
 import { createWorkerMetrics, type WorkerMetrics } from '../observability/metrics';
@@ -17,9 +25,15 @@ export interface OrderActivityDeps {
   log: Logger;
   /** The finance package wants the order date in this zone's local time. */
   financeTimeZone: string;
+  /** Feature toggles, read through a short cache (FeatureToggleService). */
+  features: { isEnabled(name: FeatureName): Promise<boolean> };
+  verificationPolicy?: VerificationPolicy;
   /** Where the counters go; a private registry when the caller does not scrape them. */
   metrics?: WorkerMetrics;
 }
+
+/** The velocity rule looks at the customer's orders in this window up to the order. */
+const VELOCITY_WINDOW_MS = 60_000;
 
 export interface ChargeInput {
   orderId: string;
@@ -66,9 +80,58 @@ export function createOrderActivities({
   finance,
   log,
   financeTimeZone,
+  features,
+  verificationPolicy = DEFAULT_VERIFICATION_POLICY,
   metrics = createWorkerMetrics(),
 }: OrderActivityDeps) {
   return {
+    /**
+     * Verifies the customer before payment. The toggle is read here, not in the workflow, and
+     * the verdict (with the toggle's value) is the activity's result in the workflow history, so
+     * a replay gives the same answer after the toggle flips.
+     */
+    verifyCustomer: async ({ orderId }: { orderId: string }): Promise<Verdict> => {
+      const timer = metrics.verificationDuration.startTimer();
+      const order = await orders.get(orderId);
+      if (!order) {
+        throw ApplicationFailure.nonRetryable(
+          `order ${orderId} has no row in the database`,
+          'OrderNotFound',
+        );
+      }
+      const placedAt = new Date(order.createdAt);
+      const [newVerification, ordersInLastMinute] = await Promise.all([
+        features.isEnabled('NEW_VERIFICATION'),
+        orders.countByCustomerBetween(
+          order.customerId,
+          new Date(placedAt.getTime() - VELOCITY_WINDOW_MS),
+          placedAt,
+        ),
+      ]);
+      const verdict = verifyCustomer(
+        {
+          customerId: order.customerId,
+          amount: order.amount,
+          currency: order.currency,
+          ordersInLastMinute,
+        },
+        verificationPolicy,
+        { newVerification },
+      );
+      timer({ outcome: verdict.approved ? 'approved' : 'rejected' });
+      if (!verdict.approved) {
+        // Counted when decided; a rare re-run of this activity may count a rejection twice.
+        metrics.ordersRejected.inc({ rule: verdict.rule });
+      }
+      log.info('customer verified', {
+        orderId,
+        ...verdict,
+        ordersInLastMinute,
+        ...activityFields(),
+      });
+      return verdict;
+    },
+
     recordOrderStatus: async (change: StatusChange): Promise<void> => {
       const outcome = await orders.applyStatus(change);
       if (outcome === 'missing') {

@@ -4,6 +4,8 @@
  */
 import express from 'express';
 import helmet from 'helmet';
+import { adminRouter } from './admin';
+import { dashboardRouter } from './dashboard';
 import type { ApiDeps } from './deps';
 import { errorHandler, notFound } from './errors';
 import { apiMetrics, metricsRouter } from './metrics';
@@ -24,6 +26,8 @@ export function createApiApp(given: ApiDeps): express.Express {
   app.use(metricsRouter(deps.metrics));
   app.use(opsRouter(deps));
   app.use(ordersRouter(deps));
+  app.use(adminRouter(deps));
+  app.use(dashboardRouter(deps));
   app.use(notFound);
   app.use(errorHandler(deps.log));
   return app;

@@ -1,15 +1,59 @@
-/** Operator actions need `Authorization: Bearer <OPERATOR_TOKEN>`. */
+/**
+ * Operator actions need the operator token: `Authorization: Bearer <OPERATOR_TOKEN>` (scripts,
+ * curl), or the dashboard's session cookie, set once by `POST /api/session`.
+ */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { RequestHandler } from 'express';
-import { ApiError } from './errors';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
+import { rateLimit } from 'express-rate-limit';
+import { z } from 'zod';
+import { jsonBody } from './body';
+import { ApiError, methodNotAllowed, parseOr400 } from './errors';
 
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
 
-export function requireOperator(token: string): RequestHandler {
+export const SESSION_PATH = '/api/session';
+/** HttpOnly: the page's scripts never see the token, so an injected script cannot read it. */
+export const OPERATOR_COOKIE = 'operator_token';
+/**
+ * The cookie counts only on requests that also carry this header. SameSite=Strict keeps other
+ * sites out, but a page on another port of the same host (the Temporal UI on 127.0.0.1:8233) is
+ * the same site; a custom header makes its browser ask first (CORS preflight), which this API
+ * never grants.
+ */
+export const SESSION_HEADER = 'x-operator-session';
+const SESSION_MAX_AGE_MS = 12 * 3600 * 1000;
+
+function bearerToken(req: Request): string | undefined {
+  return /^Bearer +(\S+) *$/i.exec(req.get('authorization') ?? '')?.[1];
+}
+
+/** The operator cookie of a request that says it comes from the dashboard, if any. */
+function cookieToken(req: Request): string | undefined {
+  if (req.get(SESSION_HEADER) !== '1') return undefined;
+  for (const pair of (req.get('cookie') ?? '').split(';')) {
+    const [name, ...value] = pair.trim().split('=');
+    if (name !== OPERATOR_COOKIE) continue;
+    try {
+      return decodeURIComponent(value.join('=')) || undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+function tokenMatcher(token: string): (presented: string) => boolean {
   const expected = digest(token);
+  // Equal-length digests compared in constant time: the answer's timing says nothing about how
+  // much of the token was right.
+  return (presented) => timingSafeEqual(digest(presented), expected);
+}
+
+export function requireOperator(token: string): RequestHandler {
+  const matches = tokenMatcher(token);
   return (req, _res, next) => {
-    const match = /^Bearer +(\S+) *$/i.exec(req.get('authorization') ?? '');
-    if (!match?.[1]) {
+    const presented = bearerToken(req) ?? cookieToken(req);
+    if (!presented) {
       throw new ApiError(
         401,
         'unauthorized',
@@ -18,11 +62,58 @@ export function requireOperator(token: string): RequestHandler {
         { 'WWW-Authenticate': 'Bearer realm="orders"' },
       );
     }
-    // Equal-length digests compared in constant time: the answer's timing says nothing about
-    // how much of the token was right.
-    if (!timingSafeEqual(digest(match[1]), expected)) {
+    if (!matches(presented)) {
       throw new ApiError(403, 'forbidden', 'The operator token is not valid');
     }
     next();
   };
+}
+
+const sessionRequest = z.strictObject({ token: z.string().min(1).max(500) });
+
+/**
+ * `/api/session`: the dashboard trades the operator token for an HttpOnly, SameSite=Strict cookie
+ * (POST), asks whether it has one (GET), and signs out (DELETE).
+ */
+export function sessionRouter(token: string): Router {
+  const matches = tokenMatcher(token);
+  const router = Router();
+  const cookie = (req: Request) => ({
+    httpOnly: true,
+    sameSite: 'strict' as const,
+    secure: req.secure,
+    path: '/api',
+  });
+  // A guessing loop meets 429s long before it could matter (tokens have ≥ 16 characters).
+  const attempts = rateLimit({
+    windowMs: 60_000,
+    limit: 20,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    handler: (_req, _res, next) => {
+      next(new ApiError(429, 'rate_limited', 'Too many sign-in attempts; wait a minute'));
+    },
+  });
+  function signIn(req: Request, res: Response): void {
+    const { token: presented } = parseOr400(sessionRequest, req.body);
+    if (!matches(presented)) {
+      throw new ApiError(403, 'forbidden', 'The operator token is not valid');
+    }
+    res.cookie(OPERATOR_COOKIE, presented, { ...cookie(req), maxAge: SESSION_MAX_AGE_MS });
+    res.json({ operator: true });
+  }
+
+  router
+    .route(SESSION_PATH)
+    .get((req, res) => {
+      const presented = cookieToken(req);
+      res.json({ operator: presented !== undefined && matches(presented) });
+    })
+    .post(attempts, jsonBody({ required: true }), signIn)
+    .delete((req, res) => {
+      res.clearCookie(OPERATOR_COOKIE, cookie(req));
+      res.json({ operator: false });
+    })
+    .all(methodNotAllowed('GET', 'HEAD', 'POST', 'DELETE'));
+  return router;
 }

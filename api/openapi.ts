@@ -4,9 +4,11 @@
  */
 import { z } from 'zod';
 import {
+  featureNameParam,
   idempotencyKeyHeader,
   listOrdersQuery,
   MAX_BODY_BYTES,
+  operatorNameHeader,
   orderIdParams,
   requestSchemas,
   responseSchemas,
@@ -129,6 +131,33 @@ export function openApiDocument(): object {
       },
       '/api/orders/{id}/cancel': operatorAction('Cancel an order', 'CancelOrderRequest'),
       '/api/orders/{id}/retry': operatorAction('Retry a failed order', 'RetryOrderRequest'),
+      '/api/admin/features': {
+        get: {
+          summary: 'Every feature toggle with its value, and the latest changes (operator)',
+          security: [{ operatorToken: [] }],
+          responses: {
+            '200': answer('Toggles and audit rows', 'FeatureList'),
+            ...errors(401, 403, 405, 503),
+          },
+        },
+      },
+      '/api/admin/features/{name}': {
+        put: {
+          summary: 'Switch a feature toggle on or off; recorded with who and when (operator)',
+          security: [{ operatorToken: [] }],
+          parameters: [
+            parameter('name', 'path', featureNameParam, true),
+            parameter('X-Operator', 'header', operatorNameHeader, false),
+          ],
+          requestBody: { required: true, content: json(ref('SetFeatureRequest')) },
+          responses: {
+            '200': answer('The toggle as it is now', 'FeatureToggle'),
+            ...errors(400, 401, 403),
+            '404': answer('No such toggle (`unknown_feature`)'),
+            ...errors(405, 413, 415, 503),
+          },
+        },
+      },
       '/api/stats': {
         get: {
           summary: 'Counts by status (SQL and Temporal visibility), created/processed per minute',

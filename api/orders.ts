@@ -10,7 +10,7 @@ import {
   type OrderWorkflowFacts,
 } from '../clients/temporal';
 import type { StoredOrder } from '../db/orders';
-import type { OrderStatus } from '../domain/order';
+import { canCancel, canRetry, type OrderStatus } from '../domain/order';
 import { temporalUiWorkflowUrl, workflowIdForOrder } from '../domain/temporal';
 import { requireOperator } from './auth';
 import { jsonBody } from './body';
@@ -240,10 +240,10 @@ export function ordersRouter(deps: ApiDeps): Router {
     status: OrderStatus,
     facts: OrderWorkflowFacts,
   ): string | null {
-    if (action === 'retry' && status !== 'failed') {
+    if (action === 'retry' && !canRetry(status)) {
       return `Only a failed order can be retried; this order is ${status}`;
     }
-    if (action === 'cancel' && (status === 'processed' || status === 'cancelled')) {
+    if (action === 'cancel' && !canCancel(status)) {
       return `A ${status} order cannot be cancelled`;
     }
     if (facts.executionStatus !== 'RUNNING') {

@@ -4,6 +4,7 @@
  * truth, so the documentation cannot drift from what the code accepts.
  */
 import { z } from 'zod';
+import { FEATURES, type FeatureName } from '../domain/features';
 import { ORDER_STATUSES } from '../domain/order';
 import { parseCents } from './money';
 
@@ -268,6 +269,65 @@ export const statsResponse = z.object({
 });
 export type StatsResponse = z.infer<typeof statsResponse>;
 
+// ---------------------------------------------------------------------------------------------
+// Admin: feature toggles
+
+/** How many audit rows `GET /api/admin/features` returns. */
+export const FEATURE_CHANGES_SHOWN = 50;
+
+const featureName = z.enum(Object.keys(FEATURES) as [FeatureName, ...FeatureName[]]);
+
+export const featureNameParam = featureName.meta({
+  description: 'The toggle (names are case-sensitive); any other name answers 404 unknown_feature.',
+});
+
+/**
+ * Who made the change, as recorded in the audit row. A label, not an identity: every operator
+ * holds the same token, so this is what the operator says their name is.
+ */
+export const operatorNameHeader = z
+  .string()
+  .regex(/^[\x20-\x7e]{1,100}$/, 'must be 1 to 100 printable ASCII characters')
+  .refine((value) => value.trim().length > 0, 'must not be blank')
+  .transform((value) => value.trim())
+  .optional()
+  .meta({
+    description: 'Who is making the change, for the audit row; `operator` when absent.',
+    examples: ['alice'],
+  });
+
+export const setFeatureRequest = z.strictObject(
+  { enabled: z.boolean('must be true or false') },
+  OBJECT_BODY,
+);
+
+export const featureToggleResponse = z.object({
+  name: featureName,
+  description: z.string(),
+  enabled: z.boolean(),
+  updatedBy: z
+    .string()
+    .nullable()
+    .meta({ description: 'Who last changed it; null while it has its default.' }),
+  updatedAt: timestamp.nullable(),
+});
+export type FeatureToggleResponse = z.infer<typeof featureToggleResponse>;
+
+export const featureToggleChangeResponse = z.object({
+  name: featureName,
+  enabled: z.boolean().meta({ description: 'The value it was set to.' }),
+  changedBy: z.string(),
+  changedAt: timestamp,
+});
+
+export const featureListResponse = z.object({
+  features: z.array(featureToggleResponse).meta({ description: 'Every toggle the code defines.' }),
+  changes: z
+    .array(featureToggleChangeResponse)
+    .meta({ description: `The latest ${FEATURE_CHANGES_SHOWN} changes, newest first.` }),
+});
+export type FeatureListResponse = z.infer<typeof featureListResponse>;
+
 export const healthResponse = z.object({ status: z.literal('ok') });
 
 export const readyResponse = z.object({
@@ -300,6 +360,7 @@ export const requestSchemas = z.registry<{ id: string }>();
 createOrderRequest.register(requestSchemas, { id: 'CreateOrderRequest' });
 cancelOrderRequest.register(requestSchemas, { id: 'CancelOrderRequest' });
 retryOrderRequest.register(requestSchemas, { id: 'RetryOrderRequest' });
+setFeatureRequest.register(requestSchemas, { id: 'SetFeatureRequest' });
 
 export const responseSchemas = z.registry<{ id: string }>();
 orderResponse.register(responseSchemas, { id: 'Order' });
@@ -309,4 +370,7 @@ actionAcceptedResponse.register(responseSchemas, { id: 'ActionAccepted' });
 statsResponse.register(responseSchemas, { id: 'Stats' });
 healthResponse.register(responseSchemas, { id: 'Health' });
 readyResponse.register(responseSchemas, { id: 'Ready' });
+featureToggleResponse.register(responseSchemas, { id: 'FeatureToggle' });
+featureToggleChangeResponse.register(responseSchemas, { id: 'FeatureToggleChange' });
+featureListResponse.register(responseSchemas, { id: 'FeatureList' });
 errorResponse.register(responseSchemas, { id: 'Error' });

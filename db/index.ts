@@ -3,7 +3,8 @@ import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Sequelize, Transaction, type Options } from 'sequelize';
 import { SequelizeStorage, Umzug } from 'umzug';
-import { defineModels } from './models';
+import { FeatureToggleRepository } from './features';
+import { defineFeatureModels, defineModels } from './models';
 import { migrations } from './migrations';
 import { OrderRepository, type Dialect } from './orders';
 
@@ -13,6 +14,8 @@ export interface Database {
   dialect: Dialect;
   sequelize: Sequelize;
   orders: OrderRepository;
+  /** Feature toggles and their audit rows (read them through a `FeatureToggleService`). */
+  features: FeatureToggleRepository;
   /** Throws when the database cannot answer a trivial query (readiness). */
   ping(): Promise<void>;
   /** Space the database takes on disk, for the storage gauge and its alert. */
@@ -156,6 +159,7 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
     dialect,
     sequelize,
     orders: new OrderRepository(orderModel),
+    features: new FeatureToggleRepository(defineFeatureModels(sequelize)),
     ping: async () => {
       await sequelize.query('SELECT 1');
     },

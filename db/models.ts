@@ -88,3 +88,73 @@ export function defineModels(sequelize: Sequelize): OrderModel {
   );
   return BoundOrderRow;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Feature toggles (migration 003). A toggle has a row only once an operator changed it; until
+// then it has its default from `domain/features.ts`.
+
+export class FeatureToggleRow extends Model<
+  InferAttributes<FeatureToggleRow>,
+  InferCreationAttributes<FeatureToggleRow>
+> {
+  declare name: string;
+  declare enabled: boolean;
+  declare updatedBy: string;
+  declare updatedAt: Date;
+}
+
+/** One row per change, never updated or deleted: who switched what, when. */
+export class FeatureToggleChangeRow extends Model<
+  InferAttributes<FeatureToggleChangeRow>,
+  InferCreationAttributes<FeatureToggleChangeRow>
+> {
+  declare id: CreationOptional<number>;
+  declare name: string;
+  declare enabled: boolean;
+  declare changedBy: string;
+  declare changedAt: Date;
+}
+
+export const FEATURE_TOGGLES_TABLE = 'feature_toggles';
+export const FEATURE_TOGGLE_CHANGES_TABLE = 'feature_toggle_changes';
+
+/** Frozen like `orderColumns`: migration 003 creates the tables from these objects. */
+export const featureToggleColumns = {
+  name: { type: DataTypes.STRING(100), primaryKey: true, allowNull: false },
+  enabled: { type: DataTypes.BOOLEAN, allowNull: false },
+  updatedBy: { type: DataTypes.STRING(100), allowNull: false, field: 'updated_by' },
+  updatedAt: { type: DataTypes.DATE, allowNull: false, field: 'updated_at' },
+} as const;
+
+export const featureToggleChangeColumns = {
+  id: { type: DataTypes.INTEGER, primaryKey: true, autoIncrement: true, allowNull: false },
+  name: { type: DataTypes.STRING(100), allowNull: false },
+  enabled: { type: DataTypes.BOOLEAN, allowNull: false },
+  changedBy: { type: DataTypes.STRING(100), allowNull: false, field: 'changed_by' },
+  changedAt: { type: DataTypes.DATE, allowNull: false, field: 'changed_at' },
+} as const;
+
+export interface FeatureModels {
+  toggles: typeof FeatureToggleRow;
+  changes: typeof FeatureToggleChangeRow;
+}
+
+/** The feature-toggle models bound to this connection, like `defineModels` for orders. */
+export function defineFeatureModels(sequelize: Sequelize): FeatureModels {
+  class BoundFeatureToggleRow extends FeatureToggleRow {}
+  BoundFeatureToggleRow.init(featureToggleColumns, {
+    sequelize,
+    modelName: 'FeatureToggleRow',
+    tableName: FEATURE_TOGGLES_TABLE,
+    // `updatedAt` is written by the repository, in the same statement as the change it dates.
+    timestamps: false,
+  });
+  class BoundFeatureToggleChangeRow extends FeatureToggleChangeRow {}
+  BoundFeatureToggleChangeRow.init(featureToggleChangeColumns, {
+    sequelize,
+    modelName: 'FeatureToggleChangeRow',
+    tableName: FEATURE_TOGGLE_CHANGES_TABLE,
+    timestamps: false,
+  });
+  return { toggles: BoundFeatureToggleRow, changes: BoundFeatureToggleChangeRow };
+}

@@ -204,6 +204,16 @@ export class OrderRepository {
     return (await this.rows.count({ where: { id: change.orderId } })) > 0 ? 'stale' : 'missing';
   }
 
+  /**
+   * Orders of this customer created in [from, to], both ends included: the velocity rule's "orders
+   * in the minute up to this one". A range on `orders_customer_created`, never a table scan.
+   */
+  async countByCustomerBetween(customerId: string, from: Date, to: Date): Promise<number> {
+    return this.rows.count({
+      where: { customerId, createdAt: { [Op.between]: [from, to] } },
+    });
+  }
+
   /** One real payment attempt was made for this order. */
   async recordPaymentAttempt(orderId: string): Promise<void> {
     await this.rows.increment('attempts', { by: 1, where: { id: orderId } });

@@ -69,6 +69,13 @@ export const configSchema = z.object({
   FAILED_ORDER_WAIT: duration('7d'),
   /** How long the worker lets in-flight activities finish on SIGTERM before cancelling them. */
   WORKER_SHUTDOWN_GRACE: duration('10s'),
+  /**
+   * How long a read of the feature toggles is reused (`FeatureToggleService`): an operator's flip
+   * reaches every process within this time, and the database sees one read per window.
+   */
+  FEATURE_CACHE_TTL: duration('2s').refine((ms) => ms <= 60_000, {
+    message: 'must be at most 1m, so a flipped toggle takes effect within a minute',
+  }),
   API_HOST: z.string().default('127.0.0.1'),
   API_PORT: port(3000),
   /**
@@ -82,6 +89,19 @@ export const configSchema = z.object({
   RECONCILE_AFTER: duration('30s'),
   /** How often the reconciler looks for such orders. */
   RECONCILE_EVERY: duration('15s'),
+  /**
+   * The dashboard's load generator ("Monitoring load"): orders per second and for how long. One a
+   * second outruns a worker with PAYMENT_RATE_PER_SECOND=0.5, so the queue visibly grows.
+   */
+  LOAD_RATE_PER_SECOND: z.coerce.number().positive().max(100).default(1),
+  LOAD_DURATION: duration('10m').refine((ms) => ms > 0, { message: 'must be above 0' }),
+  /**
+   * Ceiling of any load the dashboard starts, and the top of the "System monitoring" ramp. Keep
+   * it under ORDER_RATE_LIMIT_PER_MINUTE / 60: the generator posts from the API's own address.
+   */
+  LOAD_MAX_RATE_PER_SECOND: z.coerce.number().positive().max(100).default(8),
+  /** "System monitoring" adds LOAD_RATE_PER_SECOND to the load this often. */
+  LOAD_RAMP_EVERY: duration('1m').refine((ms) => ms > 0, { message: 'must be above 0' }),
   /** Port of the worker's Prometheus `/metrics` (the API serves its own on API_PORT). */
   WORKER_METRICS_PORT: port(9464),
   WORKER_METRICS_HOST: z.string().default('127.0.0.1'),

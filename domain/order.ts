@@ -4,14 +4,37 @@ import type { PaymentFailureKind } from './errors';
  * Orders as the rest of the system sees them. The SQL row is the read model; the workflow decides
  * what happens next. Statuses are listed once here and nowhere else.
  */
-export const ORDER_STATUSES = ['queued', 'processing', 'processed', 'failed', 'cancelled'] as const;
+export const ORDER_STATUSES = [
+  'queued',
+  'processing',
+  'processed',
+  'failed',
+  'cancelled',
+  'rejected',
+] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
 /**
  * `failed` is final for the read model's counts, but the workflow stays open for a while so an
- * operator can retry it; `processed` and `cancelled` close the workflow.
+ * operator can retry it; `processed`, `cancelled` and `rejected` (by customer verification, a
+ * business decision) close the workflow.
  */
-export const FINAL_STATUSES: readonly OrderStatus[] = ['processed', 'failed', 'cancelled'];
+export const FINAL_STATUSES: readonly OrderStatus[] = [
+  'processed',
+  'failed',
+  'cancelled',
+  'rejected',
+];
+
+/** Only a failed order can be charged again. */
+export function canRetry(status: OrderStatus): boolean {
+  return status === 'failed';
+}
+
+/** Anything not yet closed can be cancelled; a charged, cancelled or rejected order cannot. */
+export function canCancel(status: OrderStatus): boolean {
+  return status !== 'processed' && status !== 'cancelled' && status !== 'rejected';
+}
 
 export function isOrderStatus(value: string): value is OrderStatus {
   return (ORDER_STATUSES as readonly string[]).includes(value);
@@ -90,7 +113,7 @@ export interface OrderWorkflowState {
 
 export interface OrderWorkflowResult {
   orderId: string;
-  status: Extract<OrderStatus, 'processed' | 'failed' | 'cancelled'>;
+  status: Extract<OrderStatus, 'processed' | 'failed' | 'cancelled' | 'rejected'>;
   paymentReference: string | null;
   failureReason: string | null;
   attempts: number;

@@ -4,6 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { PAYMENT_FAILURE_KINDS } from '../domain/errors';
+import { FEATURES, type FeatureName } from '../domain/features';
 
 export const METRICS = {
   ordersCreated: 'orders_created_total',
@@ -14,10 +15,13 @@ export const METRICS = {
   paymentAttemptFailures: 'payment_attempt_failures_total',
   paymentDuration: 'payment_duration_seconds',
   financeRequestDuration: 'finance_request_duration_seconds',
+  ordersRejected: 'orders_rejected_total',
+  verificationDuration: 'verification_duration_seconds',
   queueDepth: 'orders_queue_depth',
   ordersByStatus: 'orders_by_status',
   databaseSize: 'database_size_bytes',
   databaseQuota: 'database_quota_bytes',
+  featureToggleChanges: 'feature_toggle_changes_total',
 } as const;
 
 /** Seconds: payments normally take tens of milliseconds; the tail goes up to the 10 s timeout. */
@@ -67,6 +71,19 @@ export function createWorkerMetrics(registry = new Registry()) {
       buckets: LATENCY_BUCKETS,
       registers,
     }),
+    ordersRejected: new Counter({
+      name: METRICS.ordersRejected,
+      help: 'Orders rejected by customer verification, by rule: a business outcome, not an error.',
+      labelNames: ['rule'] as const,
+      registers,
+    }),
+    verificationDuration: new Histogram({
+      name: METRICS.verificationDuration,
+      help: 'Duration of one customer verification, by outcome (approved or rejected).',
+      labelNames: ['outcome'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
     financeRequestDuration: new Histogram({
       name: METRICS.financeRequestDuration,
       help: 'Duration of one HTTP call to the finance package, by answer status (or "error").',
@@ -107,9 +124,20 @@ export function createApiMetrics(
       }
     },
   });
+  const featureToggleChanges = new Counter({
+    name: METRICS.featureToggleChanges,
+    help: 'Feature toggle changes made by operators (admin API), by toggle and new value.',
+    labelNames: ['name', 'enabled'] as const,
+    registers,
+  });
+  // Every toggle and value starts at 0, so the first flip is an increase an alert can see.
+  for (const name of Object.keys(FEATURES) as FeatureName[]) {
+    for (const enabled of ['true', 'false']) featureToggleChanges.inc({ name, enabled }, 0);
+  }
   return {
     registry,
     ordersByStatus,
+    featureToggleChanges,
     ordersCreated: new Counter({
       name: METRICS.ordersCreated,
       help: 'Orders accepted by the API (201).',

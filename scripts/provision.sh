@@ -5,7 +5,8 @@
 #   - Temporal's time-skipping test server (Java, from Maven Central) behind .tools/bin/temporal-test-server
 #   - with --postgres: a PostgreSQL server (Debian package) for the test suite
 #   - with --promtool: promtool (from Debian's prometheus package) into .tools/bin, for the alert rule tests
-# Usage: scripts/provision.sh [--postgres] [--promtool]
+#   - with --chromium: Debian's chromium at /usr/bin/chromium, for the dashboard's browser tests
+# Usage: scripts/provision.sh [--postgres] [--promtool] [--chromium]
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,11 +18,13 @@ TEST_SERVER_VERSION="$(sed -n 's:.*<version>\(1\.[0-9.]*\)</version>.*:\1:p' "$R
 
 want_postgres=false
 want_promtool=false
+want_chromium=false
 for arg in "$@"; do
   case "$arg" in
     --postgres) want_postgres=true ;;
     --promtool) want_promtool=true ;;
-    *) echo "provision: unknown argument $arg (usage: scripts/provision.sh [--postgres] [--promtool])" >&2; exit 2 ;;
+    --chromium) want_chromium=true ;;
+    *) echo "provision: unknown argument $arg (usage: scripts/provision.sh [--postgres] [--promtool] [--chromium])" >&2; exit 2 ;;
   esac
 done
 
@@ -136,5 +139,22 @@ if $want_promtool; then
     log "promtool: present"
   else
     step "promtool (apt-get download prometheus, binary only)" install_promtool
+  fi
+fi
+
+# The browser tests drive Debian's chromium through playwright-core (an npm dependency), which
+# never downloads a browser build of its own: the test only needs the binary at /usr/bin/chromium.
+install_chromium() {
+  command -v apt-get >/dev/null 2>&1 || fail "chromium is missing and apt-get is not available; install Chromium so that /usr/bin/chromium exists."
+  local sudo=""
+  [ "$(id -u)" = "0" ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
+}
+if $want_chromium; then
+  if [ -x /usr/bin/chromium ]; then
+    log "chromium: present"
+  else
+    step "chromium (apt-get install chromium)" install_chromium
   fi
 fi

@@ -5,6 +5,7 @@
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
 import { FinanceClient } from '../clients/finance';
 import { openDatabase } from '../db';
+import { FeatureToggleService } from '../db/features';
 import type { Config } from '../domain/config';
 import type { Tracing } from '../observability/tracing';
 import { createLogger, type Logger } from '../observability/logger';
@@ -59,6 +60,7 @@ export async function runWorker(config: Config, tracing: Tracing): Promise<void>
       finance: new FinanceClient(config.FINANCE_URL, config.FINANCE_TIMEOUT),
       log,
       financeTimeZone: config.FINANCE_TIMEZONE,
+      features: new FeatureToggleService(db.features, { ttlMs: config.FEATURE_CACHE_TTL }),
       metrics,
     },
   });

@@ -33,7 +33,9 @@ export interface OrderWorkers {
 }
 
 export async function createOrderWorkers(options: OrderWorkerOptions): Promise<OrderWorkers> {
-  const { recordOrderStatus, chargePayment } = createOrderActivities(options.activities);
+  const { recordOrderStatus, verifyCustomer, chargePayment } = createOrderActivities(
+    options.activities,
+  );
   const common = {
     connection: options.connection,
     namespace: options.namespace ?? 'default',
@@ -46,7 +48,7 @@ export async function createOrderWorkers(options: OrderWorkerOptions): Promise<O
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: require.resolve('../workflows') }),
-    activities: { recordOrderStatus },
+    activities: { recordOrderStatus, verifyCustomer },
   });
   const payments = await Worker.create({
     ...common,

@@ -12,6 +12,7 @@ import {
   defineSignal,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   TimeoutFailure,
@@ -24,12 +25,14 @@ import {
   type PaymentFailureDetails,
   type PaymentFailureKind,
 } from '../domain/errors';
-import type {
-  OrderStatus,
-  OrderWorkflowInput,
-  OrderWorkflowResult,
-  OrderWorkflowState,
-  StatusChange,
+import {
+  canCancel,
+  canRetry,
+  type OrderStatus,
+  type OrderWorkflowInput,
+  type OrderWorkflowResult,
+  type OrderWorkflowState,
+  type StatusChange,
 } from '../domain/order';
 import { orderStatusKey, paymentTaskQueue, QUERIES, SIGNALS } from '../domain/temporal';
 import { paymentActivity, shortActivity } from './policies';
@@ -41,6 +44,12 @@ export interface CancelRequest {
 export const cancelSignal = defineSignal<[CancelRequest?]>(SIGNALS.cancel);
 export const retrySignal = defineSignal(SIGNALS.retry);
 export const statusQuery = defineQuery<OrderWorkflowState>(QUERIES.status);
+
+/**
+ * Customer verification before payment was added after orders were already running: histories
+ * recorded before it replay without it (patched() is false there), new runs verify.
+ */
+export const VERIFY_CUSTOMER_PATCH = 'verify-customer-before-payment';
 
 /** The workflow closes with this failure type when an order ends failed (visible in the UI). */
 export const ORDER_FAILED = 'OrderFailed';
@@ -88,7 +97,7 @@ function explainPaymentFailure(error: unknown, maxAttempts: number): PaymentFail
 
 export async function processOrder(input: OrderWorkflowInput): Promise<OrderWorkflowResult> {
   const { orderId, settings } = input;
-  const { recordOrderStatus } = proxyActivities<OrderActivities>(shortActivity);
+  const { recordOrderStatus, verifyCustomer } = proxyActivities<OrderActivities>(shortActivity);
   const { chargePayment } = proxyActivities<OrderActivities>({
     ...paymentActivity(settings.maxPaymentAttempts),
     taskQueue: paymentTaskQueue(workflowInfo().taskQueue),
@@ -110,7 +119,7 @@ export async function processOrder(input: OrderWorkflowInput): Promise<OrderWork
   setHandler(statusQuery, () => state);
 
   setHandler(cancelSignal, (request) => {
-    if (state.status === 'processed' || state.status === 'cancelled' || cancelRequested) {
+    if (!canCancel(state.status) || cancelRequested) {
       log.warn('cancel ignored: the order is past it', { orderId, status: state.status });
       return;
     }
@@ -120,7 +129,7 @@ export async function processOrder(input: OrderWorkflowInput): Promise<OrderWork
   });
 
   setHandler(retrySignal, () => {
-    if (state.status !== 'failed' || cancelRequested) {
+    if (!canRetry(state.status) || cancelRequested) {
       log.warn('retry ignored: only a failed order can be retried', {
         orderId,
         status: state.status,
@@ -176,8 +185,19 @@ export async function processOrder(input: OrderWorkflowInput): Promise<OrderWork
     };
   }
 
+  let verify = patched(VERIFY_CUSTOMER_PATCH);
   for (;;) {
     if (!cancelRequested) await moveTo('processing');
+    if (verify && !cancelRequested) {
+      // Once per order: an operator's retry charges again but does not verify again.
+      verify = false;
+      const verdict = await verifyCustomer({ orderId });
+      if (!verdict.approved) {
+        state.lastFailure = verdict.reason;
+        await moveTo('rejected', { failureReason: verdict.reason });
+        return result('rejected');
+      }
+    }
     const outcome: PaymentOutcome = cancelRequested ? { kind: 'cancelled' } : await pay();
 
     if (outcome.kind === 'charged') {

@@ -2,6 +2,7 @@ import type { RunnableMigration } from 'umzug';
 import type { QueryInterface } from 'sequelize';
 import * as createOrders from './001-create-orders';
 import * as orderApi from './002-order-api';
+import * as featureToggles from './003-feature-toggles';
 
 /**
  * Migrations in the order they run. Listed explicitly rather than globbed, so the same list works
@@ -10,4 +11,5 @@ import * as orderApi from './002-order-api';
 export const migrations: RunnableMigration<QueryInterface>[] = [
   { name: '001-create-orders', ...createOrders },
   { name: '002-order-api', ...orderApi },
+  { name: '003-feature-toggles', ...featureToggles },
 ];

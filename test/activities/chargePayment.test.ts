@@ -20,6 +20,7 @@ import {
 } from '../../activities/orders';
 import { FinanceClient } from '../../clients/finance';
 import { openDatabase, type Database } from '../../db';
+import { FeatureToggleService } from '../../db/features';
 import { FAILURE_TYPES, type PaymentFailureDetails } from '../../domain/errors';
 import type { NewOrder, Order, StatusChange } from '../../domain/order';
 import { createLogger } from '../../observability/logger';
@@ -102,6 +103,7 @@ void describe('payment and status activities (real finance simulator, real SQLit
       finance: new FinanceClient(financeUrl, timeoutMs),
       log: createLogger({ service: 'worker', silent: true }),
       financeTimeZone: FINANCE_TIME_ZONE,
+      features: new FeatureToggleService(db.features, { ttlMs: 0 }),
     });
 
   /** Runs chargePayment in `env` (a fresh attempt-1 context unless given). */

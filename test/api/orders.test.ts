@@ -378,6 +378,8 @@ void describe('order API', () => {
         };
         assert.equal(doc.openapi, '3.1.0');
         assert.deepEqual(Object.keys(doc.paths).sort(), [
+          '/api/admin/features',
+          '/api/admin/features/{name}',
           '/api/openapi.json',
           '/api/orders',
           '/api/orders/{id}',

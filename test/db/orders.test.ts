@@ -94,6 +94,7 @@ for (const target of DATABASES) {
         'processed',
         'processing',
         'queued',
+        'rejected',
       ]);
       assert.equal(counts.cancelled, before.cancelled + 1);
       assert.equal(counts.queued, before.queued);

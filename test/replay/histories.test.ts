@@ -20,6 +20,8 @@ void test('the recorded fixtures cover every way an order ends', () => {
     'failed-then-retried-then-processed',
     'rejected-then-closed-failed',
     'cancelled-while-backing-off',
+    'velocity-order-processed-with-new-verification-off',
+    'rejected-by-new-verification',
   ]) {
     assert.ok(names.includes(expected), `fixture ${expected}.json exists`);
   }
@@ -39,4 +41,25 @@ void test('every recorded order history replays without nondeterminism', async (
     replayed.push(result.workflowId);
   }
   assert.deepEqual(replayed.sort(), [...files].sort());
+});
+
+void test('an order verified with NEW_VERIFICATION off replays the same after the toggle is on', async () => {
+  // Replay never runs activities: the verdict, with the toggle value it was made with, comes from
+  // the history. Whatever the toggle says today, the recorded order stays processed.
+  const file = 'velocity-order-processed-with-new-verification-off.json';
+  const text = readFileSync(join(DIR, file), 'utf8');
+  const history = historyFromJSON(JSON.parse(text));
+  const verdicts = (history.events ?? [])
+    .filter((event) => event.activityTaskCompletedEventAttributes)
+    .map((event) =>
+      Buffer.from(
+        event.activityTaskCompletedEventAttributes?.result?.payloads?.[0]?.data ?? [],
+      ).toString('utf8'),
+    )
+    .filter((result) => result.includes('newVerification'));
+  assert.deepEqual(
+    verdicts.map((v) => JSON.parse(v) as unknown),
+    [{ approved: true, newVerification: false }],
+  );
+  await Worker.runReplayHistory({ workflowBundle: await orderWorkflowBundle() }, history, file);
 });

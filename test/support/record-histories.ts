@@ -1,10 +1,11 @@
 /**
  * Records workflow histories from real runs on the Temporal dev server, as replay fixtures:
  *   npx tsx test/support/record-histories.ts
- * Run it when the workflow gains a new path worth protecting; commit the new files. Never rewrite
- * old fixtures: they stand for workflows already running in production.
+ * It records only the scenarios that have no fixture yet: old fixtures stand for workflows already
+ * running in production and are never rewritten. Add a scenario when the workflow gains a path
+ * worth protecting, run this, and commit the new file.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -68,6 +69,23 @@ const scenarios: Record<string, (system: TestSystem) => Promise<Handle>> = {
     await system.finance.reset();
     return handle;
   },
+  async 'velocity-order-processed-with-new-verification-off'(system) {
+    await system.db.features.set('NEW_VERIFICATION', false, 'record-histories');
+    const customerId = 'cust-velocity-fixture';
+    for (let i = 0; i < 6; i += 1) await system.place({ customerId });
+    const { handle } = await system.place({ customerId });
+    await settle(handle);
+    return handle;
+  },
+  async 'rejected-by-new-verification'(system) {
+    await system.db.features.set('NEW_VERIFICATION', true, 'record-histories');
+    const customerId = 'cust-velocity-rejected-fixture';
+    for (let i = 0; i < 6; i += 1) await system.place({ customerId });
+    const { handle } = await system.place({ customerId });
+    await settle(handle);
+    await system.db.features.set('NEW_VERIFICATION', false, 'record-histories');
+    return handle;
+  },
   async 'cancelled-while-failed'(system) {
     const { order, handle } = await system.place({ amount: '0.00' });
     await waitForStatus(system, order.id, 'failed');
@@ -87,8 +105,9 @@ async function main(): Promise<void> {
   });
   try {
     for (const [name, run] of Object.entries(scenarios)) {
-      const handle = await run(system);
       const file = join(OUT, `${name}.json`);
+      if (existsSync(file)) continue;
+      const handle = await run(system);
       // The CLI's JSON is the same format the Temporal UI exports and historyFromJSON reads.
       const json = execFileSync(TEMPORAL_CLI, [
         'workflow',

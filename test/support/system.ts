@@ -5,6 +5,7 @@ import type { WorkerPlugin } from '@temporalio/worker';
 import { FinanceClient } from '../../clients/finance';
 import { startOrderWorkflow } from '../../clients/temporal';
 import { openDatabase, type Database } from '../../db';
+import { FeatureToggleService } from '../../db/features';
 import type { NewOrder, Order, OrderWorkflowSettings } from '../../domain/order';
 import { workflowIdForOrder } from '../../domain/temporal';
 import { createLogger } from '../../observability/logger';
@@ -63,6 +64,8 @@ export async function startTestSystem(options: TestSystemOptions): Promise<TestS
       finance: new FinanceClient(finance.url, options.financeTimeoutMs ?? 5_000),
       log: createLogger({ service: 'worker', silent: true }),
       financeTimeZone: timeZone,
+      // No cache: a test that flips a toggle sees it on the next order.
+      features: new FeatureToggleService(db.features, { ttlMs: 0 }),
     },
   });
   const running = workers.run();

@@ -221,4 +221,69 @@ void describe('order workflow (time-skipping test server)', () => {
     assert.match(stored.failureReason ?? '', /date_in_future/);
     assert.equal(stored.attempts, 1);
   });
+
+  /** Places `count` orders for one new customer at once; returns the last one placed. */
+  async function burstOfOrders(count: number) {
+    const customerId = `cust-burst-${Math.random().toString(36).slice(2, 10)}`;
+    const placed = [];
+    for (let i = 0; i < count; i += 1) placed.push(await system.place({ customerId }));
+    return placed;
+  }
+
+  async function withNewVerification<T>(enabled: boolean, run: () => Promise<T>): Promise<T> {
+    await system.db.features.set('NEW_VERIFICATION', enabled, 'workflow-test');
+    try {
+      return await run();
+    } finally {
+      await system.db.features.set('NEW_VERIFICATION', false, 'workflow-test');
+    }
+  }
+
+  void test("NEW_VERIFICATION off: a customer's 7th order within a minute is processed", async () => {
+    await withNewVerification(false, async () => {
+      const orders = await burstOfOrders(7);
+      const last = orders.at(-1);
+      assert.ok(last);
+      const result: OrderWorkflowResult = await last.handle.result();
+      assert.equal(result.status, 'processed');
+      assert.equal((await charges(last.order)).charges, 1);
+    });
+  });
+
+  void test("NEW_VERIFICATION on: the same order is rejected with the rule's reason and never charged", async () => {
+    await withNewVerification(true, async () => {
+      const orders = await burstOfOrders(7);
+      const last = orders.at(-1);
+      assert.ok(last);
+      const result: OrderWorkflowResult = await last.handle.result();
+      assert.equal(result.status, 'rejected');
+      assert.match(result.failureReason ?? '', /placed 7 orders within a minute \(limit 5\)/);
+      const stored = await row(last.order);
+      assert.equal(stored.status, 'rejected');
+      assert.equal(stored.attempts, 0);
+      assert.match(stored.failureReason ?? '', /within a minute/);
+      const record = await charges(last.order);
+      assert.equal(record.requests, 0);
+      assert.equal(record.charges, 0);
+      // The customer's first orders were within the limit and went through.
+      const first: OrderWorkflowResult = await orders[0]!.handle.result();
+      assert.equal(first.status, 'processed');
+    });
+  });
+
+  void test('a blocked customer is rejected whatever the toggle, and the finance package never hears of it', async () => {
+    const { order, handle } = await system.place({ customerId: 'cust-blocked' });
+    const result: OrderWorkflowResult = await handle.result();
+    assert.equal(result.status, 'rejected');
+    assert.equal((await row(order)).failureReason, 'customer cust-blocked is blocked');
+    assert.equal((await charges(order)).requests, 0);
+  });
+
+  void test('a rejected order cannot be cancelled or retried: its workflow is closed', async () => {
+    const { handle } = await system.place({ amount: '20000.00' });
+    const result: OrderWorkflowResult = await handle.result();
+    assert.equal(result.status, 'rejected');
+    assert.match(result.failureReason ?? '', /above the 10000 limit/);
+    await assert.rejects(handle.signal(cancelSignal));
+  });
 });

@@ -1,0 +1,56 @@
+/**
+ * The operations dashboard: the page and its assets at `/`, the operator session, the scenario
+ * endpoints and the system health the page shows. Everything else the page reads comes from the
+ * order API itself (`/api/stats`, `/api/orders`).
+ */
+import { dirname, join } from 'node:path';
+import express, { Router } from 'express';
+import { temporalUiWorkflowUrl } from '../../domain/temporal';
+import { sessionRouter } from '../auth';
+import type { ApiDeps } from '../deps';
+import { methodNotAllowed } from '../errors';
+import { financeControl } from './finance';
+import { LoadGenerator } from './load';
+import { scenariosRouter } from './scenarios';
+import { systemRouter } from './system';
+
+const PUBLIC_DIR = join(__dirname, '..', 'public');
+const UPLOT_DIST = join(dirname(require.resolve('uplot/package.json')), 'dist');
+/** Served from the installed package: the page works offline, with no CDN. */
+const VENDOR_FILES: Record<string, string> = {
+  '/vendor/uplot/uPlot.iife.min.js': join(UPLOT_DIST, 'uPlot.iife.min.js'),
+  '/vendor/uplot/uPlot.min.css': join(UPLOT_DIST, 'uPlot.min.css'),
+};
+
+export function dashboardRouter(deps: ApiDeps): Router {
+  const { config } = deps;
+  const finance = financeControl(config.FINANCE_URL);
+  const load = new LoadGenerator();
+  const router = Router();
+
+  // The page's own files only: its tsconfig.json (for type checks) is not for the browser.
+  const page = express.static(PUBLIC_DIR, { index: 'index.html' });
+  router.use((req, res, next) => {
+    if (req.path === '/' || /^\/[\w-]+\.(html|css|js)$/.test(req.path)) page(req, res, next);
+    else next();
+  });
+  for (const [path, file] of Object.entries(VENDOR_FILES)) {
+    router.get(path, (_req, res) => {
+      res.sendFile(file);
+    });
+  }
+  router.use(sessionRouter(config.OPERATOR_TOKEN));
+  router.use(scenariosRouter({ deps, finance, load }));
+  router.use(systemRouter(deps, finance, load));
+  // The list has no Temporal UI address per row: this builds it server-side, in one place.
+  router
+    .route('/orders/:id/temporal')
+    .get((req, res) => {
+      res.redirect(
+        302,
+        temporalUiWorkflowUrl(config.TEMPORAL_UI_URL, config.TEMPORAL_NAMESPACE, req.params.id),
+      );
+    })
+    .all(methodNotAllowed('GET', 'HEAD'));
+  return router;
+}

@@ -1,0 +1,131 @@
+/**
+ * The workshop's scenario dropdown as operator endpoints: `POST /api/scenarios/:name`. Each one is
+ * reversible ("reset" undoes the finance mode and the load) and safe to trigger twice: modes are
+ * set, not toggled, and a second load replaces the first instead of adding to it.
+ */
+import { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
+import { requireOperator } from '../auth';
+import { jsonBody } from '../body';
+import type { ApiDeps } from '../deps';
+import { ApiError, methodNotAllowed, parseOr400 } from '../errors';
+import type { FinanceControl } from './finance';
+import type { LoadGenerator, LoadPlan } from './load';
+import { demoOrder, ownUrl, postOrder } from './self';
+
+export const SCENARIOS = [
+  'broken-order',
+  'queue-reliability',
+  'monitoring-load',
+  'system-monitoring',
+  'reset',
+] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+export const LOAD_PATH = '/api/load';
+/** A load asked for from the page lasts at most this long; the config's default may differ. */
+const MAX_REQUESTED_DURATION_S = 3600;
+
+/** Dated in the future: the finance package refuses it for good, so the order fails (in red). */
+export const BROKEN_ORDER_DATE = '3000-01-01T00:00:00Z';
+
+const loadRequest = z.strictObject({
+  ratePerSecond: z.number().positive().optional(),
+  durationSeconds: z.number().int().min(1).max(MAX_REQUESTED_DURATION_S).optional(),
+});
+
+export interface ScenarioDeps {
+  deps: ApiDeps;
+  finance: FinanceControl;
+  load: LoadGenerator;
+}
+
+function loadPlan(deps: ApiDeps, scenario: Scenario, body: unknown): LoadPlan {
+  const { config } = deps;
+  const asked = parseOr400(loadRequest, body ?? {});
+  const ratePerSecond = asked.ratePerSecond ?? config.LOAD_RATE_PER_SECOND;
+  if (ratePerSecond > config.LOAD_MAX_RATE_PER_SECOND) {
+    throw new ApiError(400, 'validation_failed', 'The load is above LOAD_MAX_RATE_PER_SECOND', [
+      { path: 'ratePerSecond', message: `must be at most ${config.LOAD_MAX_RATE_PER_SECOND}` },
+    ]);
+  }
+  const durationMs = asked.durationSeconds ? asked.durationSeconds * 1000 : config.LOAD_DURATION;
+  const ramp = scenario === 'system-monitoring';
+  return {
+    scenario,
+    // The ramp starts where "Monitoring load" left off and climbs from there.
+    ratePerSecond: Math.min(
+      config.LOAD_MAX_RATE_PER_SECOND,
+      ramp ? 2 * ratePerSecond : ratePerSecond,
+    ),
+    stepPerSecond: ramp ? ratePerSecond : 0,
+    stepEveryMs: ramp ? config.LOAD_RAMP_EVERY : 0,
+    maxRatePerSecond: config.LOAD_MAX_RATE_PER_SECOND,
+    durationMs,
+  };
+}
+
+export function scenariosRouter({ deps, finance, load }: ScenarioDeps): Router {
+  const router = Router();
+  const operator = requireOperator(deps.config.OPERATOR_TOKEN);
+
+  async function run(req: Request<{ name: string }>, res: Response): Promise<void> {
+    const scenario = req.params.name as Scenario;
+    if (!SCENARIOS.includes(scenario)) {
+      throw new ApiError(
+        404,
+        'scenario_not_found',
+        `No scenario "${req.params.name.slice(0, 50)}"`,
+        [{ path: 'name', message: `must be one of ${SCENARIOS.join(', ')}` }],
+      );
+    }
+    const answer = await apply(scenario, req);
+    deps.log.info('scenario triggered', { scenario });
+    res.json({ scenario, ...answer });
+  }
+
+  async function apply(scenario: Scenario, req: Request): Promise<Record<string, unknown>> {
+    switch (scenario) {
+      case 'broken-order': {
+        const order = await postOrder(ownUrl(req), demoOrder({ datePlaced: BROKEN_ORDER_DATE }));
+        return { message: 'Placed an order dated in the year 3000: it will fail', order };
+      }
+      case 'queue-reliability':
+        return {
+          message: 'The finance package now fails at random; payments are retried',
+          finance: await finance.setMode('flaky'),
+        };
+      case 'monitoring-load':
+      case 'system-monitoring': {
+        const plan = loadPlan(deps, scenario, req.body);
+        const api = ownUrl(req);
+        const place = async () => void (await postOrder(api, demoOrder()));
+        return { message: 'Load generator started', load: load.start(plan, place) };
+      }
+      case 'reset': {
+        const stopped = load.stop();
+        await finance.clearFaults();
+        return {
+          message: 'Finance back to normal, load stopped',
+          finance: await finance.setMode('normal'),
+          load: stopped,
+        };
+      }
+    }
+  }
+
+  router
+    .route('/api/scenarios/:name')
+    .post(operator, jsonBody({ required: false }), run)
+    .all(methodNotAllowed('POST'));
+  router
+    .route(LOAD_PATH)
+    .get((_req, res) => {
+      res.json(load.status());
+    })
+    .delete(operator, (_req, res) => {
+      res.json(load.stop());
+    })
+    .all(methodNotAllowed('GET', 'HEAD', 'DELETE'));
+  return router;
+}

@@ -1,0 +1,162 @@
+/**
+ * `GET /api/system`: what the operator needs to tell which resource runs short. Temporal's view
+ * of the workers (pollers, backlog, how long the oldest task has waited to start), the running
+ * workflows, the database size, the finance package's mode and the load generator. Each part is
+ * read on its own: one unreachable dependency is reported, the others still show.
+ */
+import type { Client } from '@temporalio/client';
+import { optionalTsToMs } from '@temporalio/common/lib/time';
+import { temporal } from '@temporalio/proto';
+import { Router } from 'express';
+import { ORDER_WORKFLOW_TYPE, paymentTaskQueue } from '../../domain/temporal';
+import { temporalTimeout, type ApiDeps } from '../deps';
+import {
+  ApiError,
+  isDatabaseUnavailable,
+  isTemporalUnavailable,
+  methodNotAllowed,
+} from '../errors';
+import type { FinanceControl, FinanceModeState } from './finance';
+import type { LoadGenerator, LoadStatus } from './load';
+
+const { TaskQueueType, RateLimitSource } = temporal.api.enums.v1;
+
+export const SYSTEM_PATH = '/api/system';
+
+export interface TaskQueueHealth {
+  name: string;
+  /** What the queue carries, for a person. */
+  role: string;
+  kind: 'workflow' | 'activity';
+  pollers: number;
+  lastPollAt: string | null;
+  /** Tasks waiting for a worker. */
+  backlog: number;
+  /** Age of the oldest waiting task: the schedule-to-start delay a new task would see. */
+  backlogAgeMs: number;
+  addRatePerSecond: number;
+  dispatchRatePerSecond: number;
+  /** Set when the worker caps this queue (e.g. PAYMENT_RATE_PER_SECOND on payments). */
+  workerRateLimitPerSecond: number | null;
+}
+
+export interface SystemHealth {
+  temporal: { namespace: string; uiUrl: string } & (
+    { runningWorkflows: number; taskQueues: TaskQueueHealth[] } | Unreachable
+  );
+  database: { quotaBytes: number | null } & ({ dialect: string; sizeBytes: number } | Unreachable);
+  finance: FinanceModeState | Unreachable;
+  load: LoadStatus;
+  generatedAt: string;
+}
+
+/** A part of the system that did not answer; the rest of the answer still stands. */
+export interface Unreachable {
+  error: string;
+}
+
+type Int64 = number | { toNumber(): number } | null | undefined;
+const toNumber = (value: Int64): number =>
+  typeof value === 'number' ? value : (value?.toNumber() ?? 0);
+
+async function describeQueue(
+  client: Client,
+  queue: { name: string; role: string; kind: 'workflow' | 'activity' },
+): Promise<TaskQueueHealth> {
+  const answer = await client.workflowService.describeTaskQueue({
+    namespace: client.options.namespace,
+    taskQueue: { name: queue.name },
+    taskQueueType:
+      queue.kind === 'workflow'
+        ? TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW
+        : TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+    reportStats: true,
+  });
+  const pollers = answer.pollers ?? [];
+  const lastPoll = Math.max(0, ...pollers.map((p) => optionalTsToMs(p.lastAccessTime) ?? 0));
+  const limit = answer.effectiveRateLimit;
+  return {
+    ...queue,
+    pollers: pollers.length,
+    lastPollAt: lastPoll > 0 ? new Date(lastPoll).toISOString() : null,
+    backlog: toNumber(answer.stats?.approximateBacklogCount),
+    backlogAgeMs: optionalTsToMs(answer.stats?.approximateBacklogAge) ?? 0,
+    addRatePerSecond: answer.stats?.tasksAddRate ?? 0,
+    dispatchRatePerSecond: answer.stats?.tasksDispatchRate ?? 0,
+    workerRateLimitPerSecond:
+      limit?.rateLimitSource === RateLimitSource.RATE_LIMIT_SOURCE_WORKER
+        ? (limit.requestsPerSecond ?? null)
+        : null,
+  };
+}
+
+/** Soft failures: an unreachable part becomes `{ error }` and the rest of the answer stands. */
+async function settle<T>(
+  read: () => Promise<T>,
+  isDown: (error: unknown) => boolean,
+  message: string,
+): Promise<T | Unreachable> {
+  try {
+    return await read();
+  } catch (error) {
+    if (isDown(error)) return { error: message };
+    throw error;
+  }
+}
+
+export function systemRouter(deps: ApiDeps, finance: FinanceControl, load: LoadGenerator): Router {
+  const { temporal: client, config, db } = deps;
+  const queue = config.TEMPORAL_TASK_QUEUE;
+  const queues = [
+    { name: queue, role: 'order workflows', kind: 'workflow' as const },
+    { name: queue, role: 'status writes', kind: 'activity' as const },
+    { name: paymentTaskQueue(queue), role: 'payments', kind: 'activity' as const },
+  ];
+  const escapedQueue = queue.replace(/'/g, "\\'");
+  const running = `WorkflowType = '${ORDER_WORKFLOW_TYPE}' AND TaskQueue = '${escapedQueue}' AND ExecutionStatus = 'Running'`;
+  const withinDeadline = <T>(read: () => Promise<T>) =>
+    client.withDeadline(Date.now() + temporalTimeout(deps), read);
+
+  const temporalHealth = async () => {
+    const [count, taskQueues] = await withinDeadline(() =>
+      Promise.all([
+        client.workflow.count(running),
+        Promise.all(queues.map((q) => describeQueue(client, q))),
+      ]),
+    );
+    return { runningWorkflows: count.count, taskQueues };
+  };
+
+  const router = Router();
+  router
+    .route(SYSTEM_PATH)
+    .get(async (_req, res) => {
+      const [temporalPart, database, financeMode] = await Promise.all([
+        settle(temporalHealth, isTemporalUnavailable, 'Temporal is unreachable'),
+        settle(
+          async () => ({ dialect: db.dialect, sizeBytes: await db.sizeBytes() }),
+          isDatabaseUnavailable,
+          'The database is unreachable',
+        ),
+        settle(
+          () => finance.mode(),
+          (error) => error instanceof ApiError,
+          'The finance package is unreachable',
+        ),
+      ]);
+      const body: SystemHealth = {
+        temporal: {
+          namespace: config.TEMPORAL_NAMESPACE,
+          uiUrl: config.TEMPORAL_UI_URL,
+          ...temporalPart,
+        },
+        database: { ...database, quotaBytes: config.DATABASE_QUOTA_BYTES ?? null },
+        finance: financeMode,
+        load: load.status(),
+        generatedAt: new Date().toISOString(),
+      };
+      res.json(body);
+    })
+    .all(methodNotAllowed('GET', 'HEAD'));
+  return router;
+}
