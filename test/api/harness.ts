@@ -6,11 +6,13 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import type { Client } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createApiApp, type ApiDeps } from '../../api/app';
 import { lazyTemporalClient } from '../../clients/temporal';
 import type { Database } from '../../db';
 import { loadConfig } from '../../domain/config';
 import { createLogger } from '../../observability/logger';
+import { startTestSystem, type TestSystem } from '../support/system';
 
 export const OPERATOR_TOKEN = 'test-operator-token-0123456789';
 export const AUTH = { authorization: `Bearer ${OPERATOR_TOKEN}` };
@@ -140,4 +142,29 @@ export function errorOf(answer: Answer): {
   if (!body?.error)
     throw new Error(`expected an error body, got ${answer.status} ${answer.text.slice(0, 300)}`);
   return body.error;
+}
+
+/**
+ * The whole system for API tests: real workers, finance simulator and database (two payment
+ * attempts, so failed orders fail fast), and the API in front of them on the same task queue.
+ */
+export async function startSystemWithApi(
+  env: TestWorkflowEnvironment,
+  databaseUrl: string,
+  apiEnv: Record<string, string> = {},
+): Promise<{ system: TestSystem; api: RunningApi; stop: () => Promise<void> }> {
+  const system = await startTestSystem({ env, databaseUrl, settings: { maxPaymentAttempts: 2 } });
+  const api = await startApi({
+    db: system.db,
+    temporal: env.client,
+    env: { TEMPORAL_TASK_QUEUE: system.taskQueue, ...apiEnv },
+  });
+  return {
+    system,
+    api,
+    stop: async () => {
+      await api.close();
+      await system.stop();
+    },
+  };
 }

@@ -11,10 +11,10 @@ import { paymentIdempotencyKey } from '../../activities/orders';
 import type { ActionAcceptedResponse, OrderDetailResponse, OrderResponse } from '../../api/schemas';
 import { DATABASES } from '../support/database';
 import { newOrder } from '../support/orders';
-import { startTestSystem, type TestSystem } from '../support/system';
+import type { TestSystem } from '../support/system';
 import { createDevServerEnv } from '../support/temporal';
 import { waitFor } from '../support/wait';
-import { AUTH, errorOf, orderBody, startApi, type RunningApi } from './harness';
+import { AUTH, errorOf, orderBody, startApi, startSystemWithApi, type RunningApi } from './harness';
 
 void describe('operator actions', () => {
   let env: TestWorkflowEnvironment;
@@ -30,23 +30,15 @@ void describe('operator actions', () => {
       let system: TestSystem;
       let api: RunningApi;
 
+      let stop: () => Promise<void>;
+
       before(async () => {
-        system = await startTestSystem({
-          env,
-          databaseUrl: await target.url(),
-          settings: { maxPaymentAttempts: 2 },
-        });
-        api = await startApi({
-          db: system.db,
-          temporal: env.client,
-          env: { TEMPORAL_TASK_QUEUE: system.taskQueue, PAYMENT_MAX_ATTEMPTS: '2' },
-        });
+        ({ system, api, stop } = await startSystemWithApi(env, await target.url(), {
+          PAYMENT_MAX_ATTEMPTS: '2',
+        }));
       });
       beforeEach(() => system.finance.reset());
-      after(async () => {
-        await api?.close();
-        await system?.stop();
-      });
+      after(() => stop?.());
 
       const place = async (via: RunningApi = api) => {
         const answer = await via.call('POST', '/api/orders', { json: orderBody() });

@@ -13,10 +13,18 @@ import type {
   StatsResponse,
 } from '../../api/schemas';
 import { DATABASES } from '../support/database';
-import { startTestSystem, type TestSystem } from '../support/system';
+import type { TestSystem } from '../support/system';
 import { createDevServerEnv } from '../support/temporal';
 import { waitFor } from '../support/wait';
-import { AUTH, errorOf, orderBody, startApi, type Answer, type RunningApi } from './harness';
+import {
+  AUTH,
+  errorOf,
+  orderBody,
+  startApi,
+  startSystemWithApi,
+  type Answer,
+  type RunningApi,
+} from './harness';
 
 void describe('order API', () => {
   let env: TestWorkflowEnvironment;
@@ -32,22 +40,12 @@ void describe('order API', () => {
       let system: TestSystem;
       let api: RunningApi;
 
+      let stop: () => Promise<void>;
+
       before(async () => {
-        system = await startTestSystem({
-          env,
-          databaseUrl: await target.url(),
-          settings: { maxPaymentAttempts: 2 },
-        });
-        api = await startApi({
-          db: system.db,
-          temporal: env.client,
-          env: { TEMPORAL_TASK_QUEUE: system.taskQueue },
-        });
+        ({ system, api, stop } = await startSystemWithApi(env, await target.url()));
       });
-      after(async () => {
-        await api?.close();
-        await system?.stop();
-      });
+      after(() => stop?.());
 
       const place = async (overrides: Record<string, unknown> = {}, headers = {}) => {
         const answer = await api.call('POST', '/api/orders', {
