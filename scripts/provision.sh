@@ -102,12 +102,23 @@ else
   step "Temporal test server $TEST_SERVER_VERSION (Maven Central)" install_test_server
 fi
 
+# Debian packages, as root (sudo when not): `apt_update HINT` refreshes the package lists,
+# `apt_install HINT ARGS...` installs; HINT says what to do where apt-get is not available.
+as_root() {
+  if [ "$(id -u)" = "0" ]; then "$@"; else sudo "$@"; fi
+}
+apt_update() {
+  command -v apt-get >/dev/null 2>&1 || fail "$1 (apt-get is not available)"
+  as_root apt-get update -qq
+}
+apt_install() {
+  apt_update "$1"
+  shift
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
 install_postgres() {
-  command -v apt-get >/dev/null 2>&1 || fail "PostgreSQL is missing and apt-get is not available; install PostgreSQL 13+ so that initdb and pg_ctl are found."
-  local sudo=""
-  [ "$(id -u)" = "0" ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql >/dev/null
+  apt_install "PostgreSQL is missing; install PostgreSQL 13+ so that initdb and pg_ctl are found." postgresql
 }
 if $want_postgres; then
   if ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null 2>&1; then
@@ -120,11 +131,9 @@ fi
 # Only the promtool binary is taken out of the package (dpkg -x, not apt-get install): the rule
 # tests need promtool, and installing the package would also install and start a Prometheus daemon.
 install_promtool() {
-  command -v apt-get >/dev/null 2>&1 && command -v dpkg >/dev/null 2>&1 \
-    || fail "promtool is missing and apt-get/dpkg are not available; put a promtool binary (Prometheus 2.x) at $BIN/promtool."
-  local sudo=""
-  [ "$(id -u)" = "0" ] || sudo="sudo"
-  $sudo apt-get update -qq
+  command -v dpkg >/dev/null 2>&1 \
+    || fail "promtool is missing and dpkg is not available; put a promtool binary (Prometheus 2.x) at $BIN/promtool."
+  apt_update "promtool is missing; put a promtool binary (Prometheus 2.x) at $BIN/promtool."
   local tmp
   tmp="$(mktemp -d)"
   # apt's download sandbox user must be able to write here, or apt warns and downloads as root.
@@ -145,11 +154,8 @@ fi
 # The browser tests drive Debian's chromium through playwright-core (an npm dependency), which
 # never downloads a browser build of its own: the test only needs the binary at /usr/bin/chromium.
 install_chromium() {
-  command -v apt-get >/dev/null 2>&1 || fail "chromium is missing and apt-get is not available; install Chromium so that /usr/bin/chromium exists."
-  local sudo=""
-  [ "$(id -u)" = "0" ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  apt_install "chromium is missing; install Chromium so that /usr/bin/chromium exists." \
+    --no-install-recommends chromium
 }
 if $want_chromium; then
   if [ -x /usr/bin/chromium ]; then
