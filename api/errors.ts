@@ -159,7 +159,9 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
         ...(answer.details ? { details: answer.details } : {}),
       },
     };
-    res.status(answer.status).set(answer.headers).json(body);
+    // Labelled JSON even when the handler had already set its own type before failing (the
+    // Prometheus text of /metrics), which `res.json` would otherwise keep.
+    res.status(answer.status).set(answer.headers).type('json').json(body);
   };
 }
 

@@ -12,20 +12,33 @@ const PROBE_TIMEOUT_MS = 2_000;
 const MINUTE_MS = 60_000;
 const CHART_MINUTES = 60;
 
-async function probe(check: () => Promise<unknown>): Promise<string | null> {
+/** A check that failed: `said` is for the client, `cause` (the raw error) for the log only. */
+interface ProbeFailure {
+  said: string;
+  cause: string;
+}
+
+async function probe(check: () => Promise<unknown>): Promise<ProbeFailure | null> {
   try {
     const outcome = await Promise.race([
       check().then(() => 'ok' as const),
       sleep(PROBE_TIMEOUT_MS, 'timeout' as const, { ref: false }),
     ]);
-    return outcome === 'ok' ? null : `no answer within ${PROBE_TIMEOUT_MS} ms`;
+    const said = `no answer within ${PROBE_TIMEOUT_MS} ms`;
+    return outcome === 'ok' ? null : { said, cause: said };
   } catch (error) {
-    return error instanceof Error ? error.message.slice(0, 200) : String(error);
+    // `/readyz` is public, and a driver's message names hosts, ports, users or library
+    // internals ("connect ECONNREFUSED 10.0.0.5:5432"): the client hears only that the check
+    // failed, the log keeps the message.
+    return {
+      said: 'the check failed; the API log has the error',
+      cause: error instanceof Error ? error.message.slice(0, 500) : String(error),
+    };
   }
 }
 
 export function opsRouter(deps: ApiDeps): Router {
-  const { db, temporal, config } = deps;
+  const { db, temporal, config, log } = deps;
   const now = deps.clock ?? (() => new Date());
   const router = Router();
   const document = openApiDocument();
@@ -40,10 +53,14 @@ export function opsRouter(deps: ApiDeps): Router {
       ),
     ]);
     const details = [
-      ...(database ? [{ path: 'database', message: database }] : []),
-      ...(temporalProblem ? [{ path: 'temporal', message: temporalProblem }] : []),
+      ...(database ? [{ path: 'database', message: database.said }] : []),
+      ...(temporalProblem ? [{ path: 'temporal', message: temporalProblem.said }] : []),
     ];
     if (details.length > 0) {
+      log.warn('readiness check failed', {
+        ...(database ? { database: database.cause } : {}),
+        ...(temporalProblem ? { temporal: temporalProblem.cause } : {}),
+      });
       const down = unavailable(
         'not_ready',
         `Not ready: ${details.map((d) => d.path).join(' and ')} unreachable`,
