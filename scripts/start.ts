@@ -3,104 +3,65 @@
  * simulator, the worker and the API, on embedded defaults. It waits for each part to be ready,
  * prints where to look, and stops everything when one part dies or on Ctrl-C.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { ensureSearchAttributes } from '../clients/temporal';
 import { ConfigError, loadConfig, type Config } from '../domain/config';
+import { httpOk, portInUse, Service, tsxArgs, until } from './lib/processes';
+import { devServerArgs, TEMPORAL_CLI } from './lib/temporal-dev-server';
 
 const ROOT = resolve(__dirname, '..');
 const DATA = join(ROOT, '.data');
 const LOGS = join(DATA, 'logs');
-const TEMPORAL_CLI = join(ROOT, '.tools/bin/temporal');
 
-interface Part {
-  name: string;
-  child: ChildProcess;
-  logFile: string;
-}
-
-const parts: Part[] = [];
+const parts: Service[] = [];
 let stopping = false;
 
 function say(message: string): void {
   console.log(`[start] ${message}`);
 }
 
-function lastLines(file: string, count = 15): string {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-count).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
-
-function launch(name: string, command: string, args: string[], env: NodeJS.ProcessEnv): Part {
-  const logFile = join(LOGS, `${name}.log`);
-  const log = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
-  const part = { name, child, logFile };
-  child.once('exit', (code, signal) => {
+function launch(name: string, command: string, args: string[], env: NodeJS.ProcessEnv): void {
+  const part = new Service({
+    name,
+    command,
+    args,
+    env,
+    cwd: ROOT,
+    logFile: join(LOGS, `${name}.log`),
+  });
+  part.onUnexpectedExit = (code, signal) => {
     if (stopping) return;
     console.error(
-      `[start] ${name} exited (${signal ?? `code ${code}`}); last lines of ${logFile}:`,
+      `[start] ${name} exited (${signal ?? `code ${code}`}); last lines of ${part.spec.logFile}:`,
     );
-    console.error(lastLines(logFile));
+    console.error(part.tail());
     void stopAll(1);
-  });
+  };
+  part.start();
   parts.push(part);
-  return part;
 }
 
 async function stopAll(exitCode: number): Promise<never> {
   stopping = true;
   // Reverse order: the API and worker go first, the Temporal server last.
-  for (const { name, child } of [...parts].reverse()) {
-    if (child.exitCode !== null || child.signalCode !== null) continue;
-    say(`stopping ${name}`);
-    child.kill('SIGTERM');
-    const exited = new Promise((done) => child.once('exit', done));
-    if ((await Promise.race([exited, sleep(15_000, 'timeout')])) === 'timeout')
-      child.kill('SIGKILL');
+  for (const part of [...parts].reverse()) {
+    if (!part.running) continue;
+    say(`stopping ${part.name}`);
+    await part.stop();
   }
   process.exit(exitCode);
 }
 
-async function until(
-  what: string,
-  check: () => Promise<boolean>,
-  timeoutMs = 60_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (stopping) await new Promise(() => undefined); // the exit handler is already shutting down
-    if (Date.now() > deadline)
-      throw new Error(`${what} was not ready within ${timeoutMs / 1000} s`);
-    await sleep(250);
-  }
-}
-
-function portInUse(host: string, port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const socket = connect({ host, port });
-    socket.once('connect', () => {
-      socket.destroy();
-      done(true);
-    });
-    socket.once('error', () => done(false));
+/** Waits for a part; while the exit handler is already shutting everything down, waits forever. */
+async function ready(what: string, check: () => Promise<boolean>): Promise<void> {
+  await until(what, async () => {
+    if (stopping) await new Promise(() => undefined);
+    return check();
   });
-}
-
-async function httpOk(url: string): Promise<boolean> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
-  return response.ok;
 }
 
 function hostPort(address: string): { host: string; port: number } {
@@ -124,26 +85,17 @@ async function startTemporal(config: Config): Promise<Client> {
   launch(
     'temporal',
     TEMPORAL_CLI,
-    [
-      'server',
-      'start-dev',
-      '--ip',
-      host,
-      '--port',
-      String(port),
-      '--ui-port',
-      uiPort,
-      '--db-filename',
-      join(DATA, 'temporal.db'),
-      '--namespace',
-      config.TEMPORAL_NAMESPACE,
-      '--log-level',
-      'warn',
-    ],
+    devServerArgs({
+      ip: host,
+      port,
+      uiPort: Number(uiPort),
+      dbFile: join(DATA, 'temporal.db'),
+      namespace: config.TEMPORAL_NAMESPACE,
+    }),
     process.env,
   );
   let connection: Connection | undefined;
-  await until('the Temporal dev server', async () => {
+  await ready('the Temporal dev server', async () => {
     connection = await Connection.connect({
       address: config.TEMPORAL_ADDRESS,
       connectTimeout: 1000,
@@ -171,23 +123,22 @@ async function main(): Promise<void> {
   const env = { ...process.env, OPERATOR_TOKEN: token };
   const config = loadConfig(env);
   mkdirSync(LOGS, { recursive: true });
-  const node = (file: string) => ['--import', 'tsx', file];
 
   say('starting the Temporal dev server');
   const client = await startTemporal(config);
 
   say('starting the finance simulator');
-  launch('finance', process.execPath, node('finance/main.ts'), env);
-  await until('the finance simulator', () => httpOk(new URL('/healthz', config.FINANCE_URL).href));
+  launch('finance', process.execPath, tsxArgs('finance/main.ts'), env);
+  await ready('the finance simulator', () => httpOk(new URL('/healthz', config.FINANCE_URL).href));
 
   say('starting the worker');
-  launch('worker', process.execPath, node('worker/main.ts'), env);
-  await until('the worker', () => workerPolling(client, config.TEMPORAL_TASK_QUEUE));
+  launch('worker', process.execPath, tsxArgs('worker/main.ts'), env);
+  await ready('the worker', () => workerPolling(client, config.TEMPORAL_TASK_QUEUE));
 
   say('starting the API');
-  launch('api', process.execPath, node('api/main.ts'), env);
+  launch('api', process.execPath, tsxArgs('api/main.ts'), env);
   const api = `http://${config.API_HOST}:${config.API_PORT}`;
-  await until('the API', () => httpOk(`${api}/healthz`));
+  await ready('the API', () => httpOk(`${api}/healthz`));
 
   console.log(`
   Order processing is running.
