@@ -17,10 +17,10 @@ echo "== types (tsc)"
 npx tsc --noEmit -p tsconfig.json
 echo "== static checks passed in $((SECONDS - started)) s"
 
-# shellcheck source=scripts/postgres.sh
-source scripts/postgres.sh
-trap pg_stop EXIT
-pg_start
+# A throwaway PostgreSQL cluster for the tests that run on both databases (scripts/lib/postgres.ts).
+eval "$(node --import tsx scripts/lib/postgres.ts start)"
+trap 'node --import tsx scripts/lib/postgres.ts stop "$PG_TEST_DIR"' EXIT
+echo "[postgres] test cluster at $TEST_POSTGRES_URL ($PG_TEST_DIR)"
 
 if [ "$#" -gt 0 ]; then
   mapfile -t files < <(find "$@" -name '*.test.ts' | sort)
