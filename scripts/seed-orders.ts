@@ -60,7 +60,8 @@ function seedOrder(index: number, count: number, now: number, spanMs: number): I
   };
 }
 
-async function seed(db: Database, count: number, spanMs: number): Promise<void> {
+/** Imports `count` orders spread over `spanMs` up to now, then refreshes the planner's statistics. */
+export async function seed(db: Database, count: number, spanMs: number): Promise<void> {
   const now = Date.now();
   const started = performance.now();
   for (let from = 0; from < count; from += BATCH) {
@@ -162,7 +163,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+}
