@@ -7,10 +7,17 @@ import {
   NativeConnection,
   Worker,
   type WorkerPlugin,
+  type WorkerOptions,
   type WorkflowBundleOption,
 } from '@temporalio/worker';
 import { createOrderActivities, type OrderActivityDeps } from '../activities/orders';
 import { paymentTaskQueue } from '../domain/temporal';
+
+/**
+ * Worker settings shared by both task queues (and the benchmark's baseline worker, so the two are
+ * compared on equal terms). The SDK's defaults, measured in docs/benchmarks.md.
+ */
+export const WORKER_TUNING = {} satisfies Partial<WorkerOptions>;
 
 export interface OrderWorkerOptions {
   connection: NativeConnection;
@@ -41,6 +48,7 @@ export async function createOrderWorkers(options: OrderWorkerOptions): Promise<O
     namespace: options.namespace ?? 'default',
     shutdownGraceTime: options.shutdownGraceTimeMs ?? 10_000,
     plugins: options.plugins ?? [],
+    ...WORKER_TUNING,
   };
   const orders = await Worker.create({
     ...common,

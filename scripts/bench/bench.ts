@@ -1,0 +1,477 @@
+/**
+ * `npm run bench`: the whole system as separate processes on this machine, measured side by side
+ * with a bare-Temporal baseline in one run. Prints a table and writes the figures as JSON.
+ *
+ *   npm run bench -- [--quick] [--orders N] [--concurrency C] [--seed-rows R]
+ *                    [--rates 50,100,200] [--rate-seconds S] [--workers W]
+ *                    [--database sqlite|postgres] [--json FILE]
+ *
+ * 1. throughput: N orders posted by a closed-loop client with C requests in flight, from the first
+ *    POST to the last order `processed`; create→processed latency from the orders' own timestamps;
+ * 2. baseline: N workflows with the same activity calls, all no-ops, started with the client, on
+ *    the same server with the same worker settings; the headline is ours ÷ baseline;
+ * 3. the throughput run again with R rows seeded into the orders table;
+ * 4. GET /api/orders and GET /api/stats at R rows, then POST latency at fixed rates (open loop);
+ * 5. the worker's resident memory before and after the throughput runs.
+ *
+ * A benchmark, not a test: it asserts nothing about timings. `--quick` runs a small version that
+ * the test command uses to prove the benchmark still works.
+ */
+import { cpus, freemem, totalmem } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import type { Client } from '@temporalio/client';
+import { openDatabase, type Database } from '../../db';
+import { FINAL_STATUSES } from '../../domain/order';
+import { closedLoop, openLoop, orderBody, percentile, postOrder } from '../lib/load';
+import { createPostgresCluster, type PostgresCluster } from '../lib/postgres';
+import { Service, tsxArgs } from '../lib/processes';
+import { freeLoopbackPort } from '../../worker/metricsServer';
+import { startStack, type Stack } from '../lib/stack';
+import { seed } from '../seed-orders';
+import { baselineOrder } from './baseline-workflow';
+
+const ROOT = resolve(__dirname, '../..');
+
+interface Settings {
+  quick: boolean;
+  orders: number;
+  concurrency: number;
+  seedRows: number;
+  rates: number[];
+  rateSeconds: number;
+  getRequests: number;
+  workers: number;
+  database: 'sqlite' | 'postgres';
+  json: string;
+  dir: string;
+  /** CPU profiles of the Node services into <dir>/profiles (open them in Chrome DevTools). */
+  profile: boolean;
+}
+
+function settingsFromArgs(): Settings {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      orders: { type: 'string' },
+      concurrency: { type: 'string' },
+      'seed-rows': { type: 'string' },
+      rates: { type: 'string' },
+      'rate-seconds': { type: 'string' },
+      workers: { type: 'string', default: '1' },
+      database: { type: 'string', default: 'sqlite' },
+      json: { type: 'string' },
+      profile: { type: 'boolean', default: false },
+    },
+  });
+  const quick = values.quick ?? false;
+  const number = (name: string, text: string | undefined, fallback: number, min: number) => {
+    const value = text === undefined ? fallback : Number(text);
+    if (!Number.isFinite(value) || value < min)
+      throw new Error(`--${name} must be a number ≥ ${min}`);
+    return value;
+  };
+  const database = values.database;
+  if (database !== 'sqlite' && database !== 'postgres')
+    throw new Error('--database must be sqlite or postgres');
+  const dir = join(ROOT, '.data/bench', new Date().toISOString().replace(/[:.]/g, '-'));
+  return {
+    quick,
+    orders: number('orders', values.orders, quick ? 200 : 2000, 1),
+    concurrency: number('concurrency', values.concurrency, 20, 1),
+    seedRows: number('seed-rows', values['seed-rows'], quick ? 20_000 : 1_000_000, 0),
+    rates: (values.rates ?? '50,100,200').split(',').map((rate) => number('rates', rate, 0, 0.1)),
+    rateSeconds: number('rate-seconds', values['rate-seconds'], quick ? 2 : 30, 1),
+    getRequests: quick ? 30 : 300,
+    workers: number('workers', values.workers, 1, 1),
+    database,
+    json: values.json ?? join(dir, 'bench.json'),
+    profile: values.profile ?? false,
+    dir,
+  };
+}
+
+interface Throughput {
+  /** CPU seconds each process spent during the run: where the time goes. */
+  cpuSeconds: Record<string, number>;
+  orders: number;
+  completed: number;
+  /** Orders that were refused, or did not end as expected within the wait. */
+  problems: number;
+  seconds: number;
+  perSecond: number;
+  latencyMs: { p50: number; p95: number; p99: number };
+}
+
+interface Latency {
+  requests: number;
+  errors: number;
+  p50: number;
+  p99: number;
+}
+
+/** User + system CPU seconds of a process so far (Linux /proc; 0 elsewhere). */
+function cpuSecondsOf(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    // utime and stime are fields 14 and 15 of the line, in clock ticks (100 per second).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Runs `measure` and adds the CPU seconds each process spent meanwhile. */
+async function withCpu(
+  processes: Service[],
+  measure: () => Promise<Omit<Throughput, 'cpuSeconds'>>,
+): Promise<Throughput> {
+  const before = processes.map((service) => cpuSecondsOf(service.pid));
+  const self = process.cpuUsage();
+  const result = await measure();
+  const cpuSeconds: Record<string, number> = {};
+  processes.forEach((service, index) => {
+    cpuSeconds[service.name] = cpuSecondsOf(service.pid) - (before[index] ?? 0);
+  });
+  const { user, system } = process.cpuUsage(self);
+  cpuSeconds.bench = (user + system) / 1e6;
+  return { ...result, cpuSeconds };
+}
+
+const say = (message: string) => console.log(`[bench] ${message}`);
+
+function summarise(values: number[]): { p50: number; p95: number; p99: number } {
+  return { p50: percentile(values, 50), p95: percentile(values, 95), p99: percentile(values, 99) };
+}
+
+/** Waits until every order is final (or `timeoutMs` passes); returns the final rows. */
+async function waitForFinalOrders(db: Database, ids: string[], timeoutMs: number) {
+  const pending = new Set(ids);
+  const done: Awaited<ReturnType<Database['orders']['getMany']>> = [];
+  const deadline = Date.now() + timeoutMs;
+  while (pending.size > 0 && Date.now() < deadline) {
+    const batch = [...pending].slice(0, 2000);
+    for (let from = 0; from < batch.length; from += 500) {
+      for (const order of await db.orders.getMany(batch.slice(from, from + 500))) {
+        if (FINAL_STATUSES.includes(order.status)) {
+          pending.delete(order.id);
+          done.push(order);
+        }
+      }
+    }
+    if (pending.size > 0) await sleep(500);
+  }
+  return done;
+}
+
+async function ourThroughput(
+  stack: Stack,
+  db: Database,
+  settings: Settings,
+): Promise<Omit<Throughput, 'cpuSeconds'>> {
+  const { orders, concurrency } = settings;
+  const started = Date.now();
+  const answers = await closedLoop(orders, concurrency, () => postOrder(stack.apiUrl, orderBody()));
+  const ids = answers.flatMap((answer) => (answer.orderId ? [answer.orderId] : []));
+  const rows = await waitForFinalOrders(db, ids, Math.max(180_000, orders * 200));
+  const processed = rows.filter((row) => row.status === 'processed' && row.processedAt);
+  const finished = Math.max(...processed.map((row) => Date.parse(row.processedAt ?? '')));
+  const seconds = (finished - started) / 1000;
+  return {
+    orders,
+    completed: processed.length,
+    problems: orders - processed.length,
+    seconds,
+    perSecond: processed.length / seconds,
+    latencyMs: summarise(
+      processed.map((row) => Date.parse(row.processedAt ?? '') - Date.parse(row.createdAt)),
+    ),
+  };
+}
+
+async function baselineThroughput(
+  client: Client,
+  taskQueue: string,
+  settings: Settings,
+  runName: string,
+): Promise<Omit<Throughput, 'cpuSeconds'>> {
+  const { orders, concurrency } = settings;
+  const since = new Date(Date.now() - 1000).toISOString();
+  const query = `WorkflowType = "baselineOrder" AND TaskQueue = "${taskQueue}" AND StartTime >= "${since}"`;
+  const started = Date.now();
+  await closedLoop(orders, concurrency, (index) =>
+    client.workflow.start(baselineOrder, { taskQueue, workflowId: `${runName}-${index}` }),
+  );
+  const completedQuery = `${query} AND ExecutionStatus = "Completed"`;
+  const deadline = Date.now() + Math.max(180_000, orders * 200);
+  while ((await client.workflow.count(completedQuery)).count < orders && Date.now() < deadline)
+    await sleep(500);
+  const closes: number[] = [];
+  const latencies: number[] = [];
+  for await (const workflow of client.workflow.list({ query: completedQuery })) {
+    if (!workflow.closeTime) continue;
+    closes.push(workflow.closeTime.getTime());
+    latencies.push(workflow.closeTime.getTime() - workflow.startTime.getTime());
+  }
+  const seconds = (Math.max(...closes) - started) / 1000;
+  return {
+    orders,
+    completed: closes.length,
+    problems: orders - closes.length,
+    seconds,
+    perSecond: closes.length / seconds,
+    latencyMs: summarise(latencies),
+  };
+}
+
+async function residentMemoryMb(metricsUrl: string): Promise<number> {
+  const text = await (await fetch(metricsUrl)).text();
+  const match = /^process_resident_memory_bytes ([0-9.e+]+)$/m.exec(text);
+  if (!match?.[1]) throw new Error(`no process_resident_memory_bytes at ${metricsUrl}`);
+  return Number(match[1]) / 1024 / 1024;
+}
+
+async function getLatency(url: string, requests: number): Promise<Latency> {
+  const answers = await closedLoop(requests, 1, async () => {
+    const started = performance.now();
+    const response = await fetch(url);
+    await response.arrayBuffer();
+    return { ok: response.ok, ms: performance.now() - started };
+  });
+  const times = answers.map((answer) => answer.ms);
+  return {
+    requests,
+    errors: answers.filter((answer) => !answer.ok).length,
+    p50: percentile(times, 50),
+    p99: percentile(times, 99),
+  };
+}
+
+interface PostRate extends Latency {
+  rate: number;
+  /** Seconds after the last POST until every accepted order was final. */
+  drainSeconds: number;
+  unfinished: number;
+}
+
+async function postLatency(
+  stack: Stack,
+  db: Database,
+  rate: number,
+  seconds: number,
+): Promise<PostRate> {
+  const answers = await openLoop(rate, seconds * 1000, () => postOrder(stack.apiUrl, orderBody()));
+  const posted = Date.now();
+  const ids = answers.flatMap((answer) => (answer.orderId ? [answer.orderId] : []));
+  // The next rate starts on an idle system: wait for this one's orders to finish.
+  const rows = await waitForFinalOrders(db, ids, 300_000);
+  const times = answers.map((answer) => answer.ms);
+  return {
+    rate,
+    requests: answers.length,
+    errors: answers.filter((answer) => answer.status !== 201).length,
+    p50: percentile(times, 50),
+    p99: percentile(times, 99),
+    drainSeconds: (Date.now() - posted) / 1000,
+    unfinished: ids.length - rows.length,
+  };
+}
+
+/** Runs one small batch through both paths: bundles, JIT, connection pools, caches. */
+async function warmUp(stack: Stack, db: Database, baselineQueue: string): Promise<void> {
+  const answers = await closedLoop(20, 5, () => postOrder(stack.apiUrl, orderBody()));
+  const ids = answers.flatMap((answer) => (answer.orderId ? [answer.orderId] : []));
+  if (ids.length !== 20)
+    throw new Error(`warm-up: the API refused orders: ${JSON.stringify(answers[0])}`);
+  await waitForFinalOrders(db, ids, 120_000);
+  await Promise.all(
+    Array.from({ length: 20 }, (_, index) =>
+      stack.client.workflow.execute(baselineOrder, {
+        taskQueue: baselineQueue,
+        workflowId: `baseline-warm-up-${Date.now()}-${index}`,
+      }),
+    ),
+  );
+}
+
+function databaseFor(
+  settings: Settings,
+): Promise<{ url: string; cluster: PostgresCluster | null }> {
+  if (settings.database === 'sqlite')
+    return Promise.resolve({ url: `sqlite:${join(settings.dir, 'orders.sqlite')}`, cluster: null });
+  return createPostgresCluster().then((cluster) => ({ url: cluster.url, cluster }));
+}
+
+const fixed = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : '–');
+
+function printReport(report: Report): void {
+  const { settings } = report;
+  const rows: [string, Throughput][] = [
+    ['baseline (bare Temporal, no-op activities)', report.baseline],
+    ['orders via the API, table empty', report.empty],
+    [`orders via the API, ${settings.seedRows.toLocaleString('en')} rows`, report.seeded],
+  ];
+  console.log(`
+Throughput: ${settings.orders} orders, ${settings.concurrency} requests in flight, ${settings.workers} worker process(es), ${settings.database}
+  ${'run'.padEnd(48)}${'orders/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p95 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'done'.padStart(7)}${'problems'.padStart(9)}`);
+  for (const [name, run] of rows) {
+    console.log(
+      `  ${name.padEnd(48)}${fixed(run.perSecond).padStart(9)}${fixed(run.latencyMs.p50, 0).padStart(9)}${fixed(run.latencyMs.p95, 0).padStart(9)}${fixed(run.latencyMs.p99, 0).padStart(9)}${String(run.completed).padStart(7)}${String(run.problems).padStart(9)}`,
+    );
+  }
+  const names = Object.keys(report.baseline.cpuSeconds);
+  console.log(
+    `\nCPU seconds per process during each run\n  ${'run'.padEnd(48)}${names.map((name) => name.padStart(18)).join('')}`,
+  );
+  for (const [name, run] of rows) {
+    console.log(
+      `  ${name.padEnd(48)}${names.map((process) => fixed(run.cpuSeconds[process] ?? 0).padStart(18)).join('')}`,
+    );
+  }
+  console.log(`
+  ours ÷ baseline (table empty)   ${fixed(report.ratio, 2)}   (target ≥ 0.80)
+  seeded ÷ empty                  ${fixed(report.growth, 2)}   (target within ±10%)
+  worker RSS before → after       ${fixed(report.workerRssMb.before, 0)} MB → ${fixed(report.workerRssMb.after, 0)} MB
+
+API latency at ${settings.seedRows.toLocaleString('en')} rows
+  ${'request'.padEnd(34)}${'requests'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'errors'.padStart(8)}${'drain s'.padStart(9)}`);
+  for (const [name, latency] of [
+    ['GET /api/orders (first page)', report.getOrders],
+    ['GET /api/stats', report.getStats],
+  ] as const) {
+    console.log(
+      `  ${name.padEnd(34)}${String(latency.requests).padStart(9)}${fixed(latency.p50).padStart(9)}${fixed(latency.p99).padStart(9)}${String(latency.errors).padStart(8)}`,
+    );
+  }
+  for (const post of report.posts) {
+    console.log(
+      `  ${`POST /api/orders at ${post.rate}/s for ${settings.rateSeconds} s`.padEnd(34)}${String(post.requests).padStart(9)}${fixed(post.p50).padStart(9)}${fixed(post.p99).padStart(9)}${String(post.errors).padStart(8)}${fixed(post.drainSeconds, 0).padStart(9)}`,
+    );
+  }
+  console.log(`\nFigures: ${settings.json}`);
+}
+
+interface Report {
+  settings: Settings;
+  machine: { cpus: number; cpuModel: string; memoryGb: number; freeMemoryGb: number; node: string };
+  startedAt: string;
+  baseline: Throughput;
+  empty: Throughput;
+  seeded: Throughput;
+  ratio: number;
+  growth: number;
+  workerRssMb: { before: number; after: number };
+  getOrders: Latency;
+  getStats: Latency;
+  posts: PostRate[];
+}
+
+async function main(): Promise<void> {
+  const settings = settingsFromArgs();
+  mkdirSync(settings.dir, { recursive: true });
+  const startedAt = new Date().toISOString();
+  const database = await databaseFor(settings);
+  say(`logs and figures in ${settings.dir}`);
+  const stack = await startStack({
+    dir: settings.dir,
+    databaseUrl: database.url,
+    env: { LOG_LEVEL: 'info' },
+    ...(settings.profile
+      ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(settings.dir, 'profiles')}`] }
+      : {}),
+  });
+  const baselineQueue = `baseline-${stack.taskQueue}`;
+  const extra: Service[] = [];
+  const db = await openDatabase(database.url);
+  try {
+    const baselineEnv = { ...stack.parts.worker.spec.env, TEMPORAL_TASK_QUEUE: baselineQueue };
+    for (let index = 0; index < settings.workers; index++) {
+      const service = (name: string, env: NodeJS.ProcessEnv, file: string) =>
+        new Service({
+          name,
+          command: process.execPath,
+          args: tsxArgs(file),
+          env,
+          cwd: ROOT,
+          logFile: join(settings.dir, `${name}.log`),
+        });
+      extra.push(
+        service(`baseline-worker-${index + 1}`, baselineEnv, 'scripts/bench/baseline-worker.ts'),
+      );
+      if (index > 0) {
+        const port = String(await freeLoopbackPort());
+        extra.push(
+          service(
+            `worker-${index + 1}`,
+            { ...stack.parts.worker.spec.env, WORKER_METRICS_PORT: port },
+            'worker/main.ts',
+          ),
+        );
+      }
+    }
+    for (const service of extra) service.start();
+    say(`warming up (${extra.length + 1} extra worker processes starting)`);
+    await warmUp(stack, db, baselineQueue);
+
+    const rssBefore = await residentMemoryMb(stack.workerMetricsUrl);
+    say(`baseline: ${settings.orders} workflows`);
+    const processes = [...Object.values(stack.parts), ...extra];
+    const baseline = await withCpu(processes, () =>
+      baselineThroughput(stack.client, baselineQueue, settings, `baseline-${Date.now()}`),
+    );
+    say(`ours, table empty: ${settings.orders} orders`);
+    const empty = await withCpu(processes, () => ourThroughput(stack, db, settings));
+    say(`seeding ${settings.seedRows} rows`);
+    await seed(db, settings.seedRows, 7 * 86_400_000);
+    say(`ours, ${settings.seedRows} rows: ${settings.orders} orders`);
+    const seeded = await withCpu(processes, () => ourThroughput(stack, db, settings));
+    const rssAfter = await residentMemoryMb(stack.workerMetricsUrl);
+
+    say('GET latency');
+    const getOrders = await getLatency(`${stack.apiUrl}/api/orders?limit=50`, settings.getRequests);
+    const getStats = await getLatency(`${stack.apiUrl}/api/stats`, settings.getRequests);
+    const posts: PostRate[] = [];
+    for (const rate of settings.rates) {
+      say(`POST at ${rate}/s for ${settings.rateSeconds} s`);
+      posts.push(await postLatency(stack, db, rate, settings.rateSeconds));
+    }
+
+    const report: Report = {
+      settings,
+      machine: {
+        cpus: cpus().length,
+        cpuModel: cpus()[0]?.model ?? 'unknown',
+        memoryGb: Math.round(totalmem() / 2 ** 30),
+        freeMemoryGb: Math.round(freemem() / 2 ** 30),
+        node: process.version,
+      },
+      startedAt,
+      baseline,
+      empty,
+      seeded,
+      ratio: empty.perSecond / baseline.perSecond,
+      growth: seeded.perSecond / empty.perSecond,
+      workerRssMb: { before: rssBefore, after: rssAfter },
+      getOrders,
+      getStats,
+      posts,
+    };
+    writeFileSync(settings.json, `${JSON.stringify(report, null, 2)}\n`);
+    printReport(report);
+  } finally {
+    for (const service of extra) await service.stop();
+    await stack.stop();
+    await db.close();
+    await database.cluster?.destroy();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(
+    `[bench] ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+  );
+  process.exit(1);
+});
