@@ -1,8 +1,20 @@
 /** Time-zone arithmetic without a library: `Intl` knows every IANA zone and its DST rules. */
 
+const offsetFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** Building a formatter costs far more than using one (it showed in the worker's profile). */
+function offsetFormat(zone: string): Intl.DateTimeFormat {
+  let format = offsetFormats.get(zone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-US', { timeZone: zone, timeZoneName: 'longOffset' });
+    offsetFormats.set(zone, format);
+  }
+  return format;
+}
+
 /** Offset of `zone` at `instant`, in minutes east of UTC (Europe/London in July → 60). */
 export function zoneOffsetMinutes(instant: Date, zone: string): number {
-  const name = new Intl.DateTimeFormat('en-US', { timeZone: zone, timeZoneName: 'longOffset' })
+  const name = offsetFormat(zone)
     .formatToParts(instant)
     .find((part) => part.type === 'timeZoneName')?.value;
   const match = /GMT([+-])(\d{2}):(\d{2})/.exec(name ?? '');

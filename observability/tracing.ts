@@ -3,6 +3,11 @@
  * the workflow run, each activity attempt and the finance call, into the finance package's own
  * server span (W3C `traceparent`). Spans are exported over OTLP/HTTP when an endpoint is
  * configured; without one they are still created, so log lines carry trace ids.
+ *
+ * Workflow spans are made inside the workflow sandbox by interceptors that double the workflow
+ * bundle, and every new workflow pays for loading them: the benchmark measured about 40% fewer
+ * orders per second with them (docs/benchmarks.md). They are only worth it when spans leave the
+ * process, so without an exporter the workers trace activities only.
  */
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
@@ -16,7 +21,13 @@ import {
   NoopSpanProcessor,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
-import { OpenTelemetryPlugin } from '@temporalio/interceptors-opentelemetry';
+import {
+  OpenTelemetryActivityInboundInterceptor,
+  OpenTelemetryActivityOutboundInterceptor,
+  OpenTelemetryPlugin,
+} from '@temporalio/interceptors-opentelemetry';
+import { SimplePlugin } from '@temporalio/plugin';
+import type { WorkerPlugin } from '@temporalio/worker';
 
 export interface TracingOptions {
   serviceName: string;
@@ -30,6 +41,8 @@ export interface TracingOptions {
 export interface Tracing {
   /** Client, activity and workflow interceptors plus the workflow span sink, for Temporal. */
   temporalPlugin: OpenTelemetryPlugin;
+  /** What workers use: `temporalPlugin` when spans are exported, activity tracing only if not. */
+  workerPlugin: WorkerPlugin;
   shutdown(): Promise<void>;
 }
 
@@ -60,8 +73,23 @@ export function startTracing(options: TracingOptions): Tracing {
     ],
   });
   sdk.start();
+  const temporalPlugin = new OpenTelemetryPlugin({ resource, spanProcessor });
+  const exporting = options.spanProcessor !== undefined || options.endpoint !== undefined;
   return {
-    temporalPlugin: new OpenTelemetryPlugin({ resource, spanProcessor }),
+    temporalPlugin,
+    workerPlugin: exporting
+      ? temporalPlugin
+      : new SimplePlugin({
+          name: 'ActivityTracing',
+          workerInterceptors: {
+            activity: [
+              (ctx) => ({
+                inbound: new OpenTelemetryActivityInboundInterceptor(ctx),
+                outbound: new OpenTelemetryActivityOutboundInterceptor(ctx),
+              }),
+            ],
+          },
+        }),
     shutdown: () => sdk.shutdown(),
   };
 }

@@ -54,7 +54,7 @@ export async function runWorker(config: Config, tracing: Tracing): Promise<void>
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     paymentRatePerSecond: config.PAYMENT_RATE_PER_SECOND,
     shutdownGraceTimeMs: config.WORKER_SHUTDOWN_GRACE,
-    plugins: [tracing.temporalPlugin],
+    plugins: [tracing.workerPlugin],
     activities: {
       orders: db.orders,
       finance: new FinanceClient(config.FINANCE_URL, config.FINANCE_TIMEOUT),
