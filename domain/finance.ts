@@ -66,3 +66,10 @@ export interface ChargeRecord {
   charges: number;
   receipt: PaymentReceipt | null;
 }
+
+/** `GET /charges`: every key the package has seen, with the order it named and when it was asked. */
+export interface KeyActivity extends ChargeRecord {
+  orderId: string | null;
+  /** Arrival time of each request with this key (ISO-8601). */
+  requestedAt: string[];
+}

@@ -67,7 +67,7 @@ export function createFinanceApp(options: FinanceOptions): {
   async function handlePayment(req: Request, res: Response): Promise<void> {
     const fields = paymentFields(req.body);
     const key = typeof fields.idempotencyKey === 'string' ? fields.idempotencyKey : undefined;
-    if (key) state.noteRequest(key);
+    if (key) state.noteRequest(key, typeof fields.orderId === 'string' ? fields.orderId : null);
     logger.info('payment request', fields);
 
     const { mode, latencyMs } = state.modeSettings;
@@ -94,6 +94,7 @@ export function createFinanceApp(options: FinanceOptions): {
 
   function hang(res: Response, key: string | undefined): void {
     logger.warn('payment hanging', { idempotencyKey: key, fault: 'hang', hangMs });
+    state.noteHang(key ?? null);
     const timer = setTimeout(() => {
       answer(
         logger,
@@ -129,7 +130,7 @@ export function createFinanceApp(options: FinanceOptions): {
   app
     .route('/faults')
     .get((_req, res) => {
-      res.json({ faults: state.faults });
+      res.json({ faults: state.faults, hung: state.hung });
     })
     .post(jsonBody, (req, res) => {
       const body = parseBody(faultsSchema, req, res);
@@ -144,6 +145,13 @@ export function createFinanceApp(options: FinanceOptions): {
       res.json({ faults: state.faults });
     })
     .all(methodNotAllowed('GET, POST, DELETE'));
+
+  app
+    .route('/charges')
+    .get((_req, res) => {
+      res.json({ keys: state.activity() });
+    })
+    .all(methodNotAllowed('GET'));
 
   app
     .route('/charges/:key')

@@ -4,6 +4,7 @@
  */
 import type {
   ChargeRecord,
+  KeyActivity,
   FinanceFault,
   FinanceModeSettings,
   PaymentReceipt,
@@ -19,10 +20,18 @@ export interface StoredCharge {
 }
 
 interface KeyHistory {
+  orderId: string | null;
+  requestedAt: string[];
   requests: number;
   /** Counted rather than derived from `charge`, so a double charge would show up as 2. */
   charges: number;
   charge: StoredCharge | null;
+}
+
+/** A payment call that was left hanging (the `hang` fault), for tests that act while one is. */
+export interface HungRequest {
+  idempotencyKey: string | null;
+  at: string;
 }
 
 function withDefaults(settings: FinanceModeSettings): ModeSettings {
@@ -34,6 +43,7 @@ export class FinanceState {
   private settings: ModeSettings = withDefaults({ mode: 'normal' });
   private queuedFaults: FinanceFault[] = [];
   private readonly keys = new Map<string, KeyHistory>();
+  private readonly hangs: HungRequest[] = [];
 
   get modeSettings(): ModeSettings {
     return { ...this.settings };
@@ -62,8 +72,19 @@ export class FinanceState {
     return this.queuedFaults.shift();
   }
 
-  noteRequest(key: string): void {
-    this.history(key).requests += 1;
+  noteHang(key: string | null, at: Date = new Date()): void {
+    this.hangs.push({ idempotencyKey: key, at: at.toISOString() });
+  }
+
+  get hung(): HungRequest[] {
+    return [...this.hangs];
+  }
+
+  noteRequest(key: string, orderId: string | null, at: Date = new Date()): void {
+    const history = this.history(key);
+    history.requests += 1;
+    history.orderId ??= orderId;
+    history.requestedAt.push(at.toISOString());
   }
 
   chargeFor(key: string): StoredCharge | null {
@@ -86,10 +107,17 @@ export class FinanceState {
     };
   }
 
+  activity(): KeyActivity[] {
+    return [...this.keys.keys()].map((key) => {
+      const { orderId, requestedAt } = this.history(key);
+      return { ...this.chargeRecord(key), orderId, requestedAt: [...requestedAt] };
+    });
+  }
+
   private history(key: string): KeyHistory {
     let history = this.keys.get(key);
     if (!history) {
-      history = { requests: 0, charges: 0, charge: null };
+      history = { orderId: null, requestedAt: [], requests: 0, charges: 0, charge: null };
       this.keys.set(key, history);
     }
     return history;
