@@ -83,7 +83,7 @@ function settingsFromArgs(): Settings {
     concurrency: number('concurrency', values.concurrency, 20, 1),
     seedRows: number('seed-rows', values['seed-rows'], quick ? 20_000 : 1_000_000, 0),
     rates: (values.rates ?? '50,100,200').split(',').map((rate) => number('rates', rate, 0, 0.1)),
-    rateSeconds: number('rate-seconds', values['rate-seconds'], quick ? 2 : 30, 1),
+    rateSeconds: number('rate-seconds', values['rate-seconds'], quick ? 1 : 30, 1),
     getRequests: quick ? 30 : 300,
     workers: number('workers', values.workers, 1, 1),
     database,
