@@ -10,8 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -84,7 +83,9 @@ const DB_PASSWORD = `pw-${randomBytes(12).toString('hex')}`;
 
 before(async () => {
   cluster = await createPostgresCluster({ password: DB_PASSWORD });
-  const dir = mkdtempSync(join(tmpdir(), 'orders-faults-'));
+  // Kept after the run (git-ignored): every part's log and the Temporal database, to dig into.
+  const dir = join(RESULTS, `faults-${profileName}`);
+  rmSync(dir, { recursive: true, force: true });
   stack = await startStack({
     dir,
     databaseUrl: cluster.url,
@@ -330,6 +331,14 @@ void test(`fault suite (${profileName}): kills, restarts and outages under load 
     retriedRequests: answers.length - placed.length,
     unansweredRequests: answers.filter((answer) => answer.status === 0).length,
     errorAnswers: answers.filter((answer) => answer.status >= 400).length,
+    errorsByStatus: Object.fromEntries(
+      [...new Set(answers.map((answer) => answer.status))]
+        .filter((status) => status >= 400)
+        .map((status) => [
+          `${status} ${answers.find((answer) => answer.status === status)?.error ?? ''}`,
+          answers.filter((answer) => answer.status === status).length,
+        ]),
+    ),
     workerKills: events.filter((event) => event.what === 'worker SIGKILL').length,
     apiKills: events.filter((event) => event.what === 'API SIGKILL').length,
     temporalRestarts: events.filter((event) => event.what.startsWith('Temporal')).length,
@@ -348,15 +357,14 @@ void test(`fault suite (${profileName}): kills, restarts and outages under load 
       restartSeconds: event.restartMs === undefined ? null : event.restartMs / 1000,
     })),
   };
-  mkdirSync(RESULTS, { recursive: true });
   writeFileSync(
-    join(RESULTS, `faults-${profileName}.json`),
+    join(RESULTS, `faults-${profileName}`, 'summary.json'),
     `${JSON.stringify(summary, null, 2)}\n`,
   );
   console.log(`
 Fault suite (${profileName}) — ${summary.loadSeconds.toFixed(0)} s of load
   orders accepted          ${summary.orders} (${summary.processed} processed, ${summary.failed} failed on purpose)
-  client requests          ${summary.requests} (${summary.retriedRequests} retries; ${summary.unansweredRequests} unanswered while a part was down, ${summary.errorAnswers} clear errors)
+  client requests          ${summary.requests} (${summary.retriedRequests} retries; ${summary.unansweredRequests} unanswered while a part was down, ${summary.errorAnswers} clear errors: ${JSON.stringify(summary.errorsByStatus)})
   worker SIGKILLs          ${summary.workerKills} (each with a payment call in flight)
   API SIGKILLs             ${summary.apiKills}
   Temporal restarts        ${summary.temporalRestarts}
