@@ -5,6 +5,7 @@
 import express from 'express';
 import helmet from 'helmet';
 import { adminRouter } from './admin';
+import { operatorFailureLimit } from './auth';
 import { dashboardRouter } from './dashboard';
 import type { ApiDeps } from './deps';
 import { errorHandler, notFound } from './errors';
@@ -23,6 +24,7 @@ export function createApiApp(given: ApiDeps): express.Express {
   // Served over plain HTTP on loopback by default: `upgrade-insecure-requests` would make a
   // browser fetch the (future) dashboard's assets over HTTPS, which nothing serves.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
+  app.use(operatorFailureLimit(deps.config.OPERATOR_AUTH_FAILURES_PER_MINUTE));
   app.use(metricsRouter(deps.metrics));
   app.use(opsRouter(deps));
   app.use(ordersRouter(deps));

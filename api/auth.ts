@@ -69,6 +69,38 @@ export function requireOperator(token: string): RequestHandler {
   };
 }
 
+/**
+ * Wrong operator tokens allowed per client address per minute. Past that, every request from the
+ * address that carries credentials (a bearer token, the operator cookie, a sign-in) is answered
+ * 429 until the minute is over: a guessing loop gets a handful of tries, however many routes it
+ * spreads them over. Requests without credentials — placing and reading orders — never count and
+ * are never held back.
+ */
+export function operatorFailureLimit(failuresPerMinute: number): RequestHandler {
+  return rateLimit({
+    windowMs: 60_000,
+    limit: failuresPerMinute,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    skip: (req) =>
+      req.get('authorization') === undefined &&
+      !(req.get('cookie') ?? '').includes(`${OPERATOR_COOKIE}=`) &&
+      !(req.method === 'POST' && req.path === SESSION_PATH),
+    // Only refusals count: a request is taken back off the count when it was not a 401 or 403.
+    skipSuccessfulRequests: true,
+    requestWasSuccessful: (_req, res) => res.statusCode !== 401 && res.statusCode !== 403,
+    handler: (_req, _res, next) => {
+      next(
+        new ApiError(
+          429,
+          'rate_limited',
+          'Too many wrong operator tokens from this address; wait a minute',
+        ),
+      );
+    },
+  });
+}
+
 const sessionRequest = z.strictObject({ token: z.string().min(1).max(500) });
 
 /**

@@ -83,6 +83,11 @@ export const configSchema = z.object({
    * one and prints it; the API refuses to start operator routes without one.
    */
   OPERATOR_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /**
+   * Wrong operator tokens per client address per minute; past it, that address's credentialed
+   * requests get 429 for the rest of the minute (orders without credentials are unaffected).
+   */
+  OPERATOR_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(30),
   /** Order creations per client per minute before the API answers 429. */
   ORDER_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
   /** An order still without a workflow this long after its row was written gets one started. */

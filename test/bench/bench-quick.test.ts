@@ -21,47 +21,51 @@ interface Run {
   cpuSeconds: Record<string, number>;
 }
 
-void test('npm run bench -- --quick: every section runs, every order is processed, no request fails', async () => {
-  const json = join(mkdtempSync(join(tmpdir(), 'orders-bench-')), 'bench.json');
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    ['--import', 'tsx', 'scripts/bench/bench.ts', '--quick', '--json', json],
-    { cwd: ROOT, timeout: 600_000, maxBuffer: 16 * 1024 * 1024 },
-  );
-  const report = JSON.parse(readFileSync(json, 'utf8')) as {
-    settings: { orders: number; rates: number[] };
-    baseline: Run;
-    empty: Run;
-    seeded: Run;
-    ratio: number;
-    growth: number;
-    workerRssMb: { before: number; after: number };
-    getOrders: { requests: number; errors: number };
-    getStats: { requests: number; errors: number };
-    posts: { rate: number; requests: number; errors: number; unfinished: number }[];
-  };
-
-  for (const [name, run] of Object.entries({
-    baseline: report.baseline,
-    empty: report.empty,
-    seeded: report.seeded,
-  })) {
-    assert.deepEqual(
-      { orders: run.orders, completed: run.completed, problems: run.problems },
-      { orders: report.settings.orders, completed: report.settings.orders, problems: 0 },
-      `${name}: every order completed`,
+void test(
+  'npm run bench -- --quick: every section runs, every order is processed, no request fails',
+  { timeout: 660_000 },
+  async () => {
+    const json = join(mkdtempSync(join(tmpdir(), 'orders-bench-')), 'bench.json');
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', 'scripts/bench/bench.ts', '--quick', '--json', json],
+      { cwd: ROOT, timeout: 600_000, maxBuffer: 16 * 1024 * 1024 },
     );
-    assert.ok(run.perSecond > 0, `${name}: a throughput figure`);
-    assert.ok((run.cpuSeconds.temporal ?? 0) > 0, `${name}: the server's CPU time was read`);
-  }
-  assert.ok(Number.isFinite(report.ratio) && Number.isFinite(report.growth));
-  assert.ok(report.workerRssMb.before > 0 && report.workerRssMb.after > 0);
-  assert.equal(report.getOrders.errors, 0);
-  assert.equal(report.getStats.errors, 0);
-  assert.deepEqual(
-    report.posts.map(({ rate, errors, unfinished }) => ({ rate, errors, unfinished })),
-    report.settings.rates.map((rate) => ({ rate, errors: 0, unfinished: 0 })),
-  );
-  assert.match(stdout, /ours ÷ baseline \(table empty\)\s+\d+\.\d\d/);
-  assert.match(stdout, /POST \/api\/orders at 200\/s/);
-});
+    const report = JSON.parse(readFileSync(json, 'utf8')) as {
+      settings: { orders: number; rates: number[] };
+      baseline: Run;
+      empty: Run;
+      seeded: Run;
+      ratio: number;
+      growth: number;
+      workerRssMb: { before: number; after: number };
+      getOrders: { requests: number; errors: number };
+      getStats: { requests: number; errors: number };
+      posts: { rate: number; requests: number; errors: number; unfinished: number }[];
+    };
+
+    for (const [name, run] of Object.entries({
+      baseline: report.baseline,
+      empty: report.empty,
+      seeded: report.seeded,
+    })) {
+      assert.deepEqual(
+        { orders: run.orders, completed: run.completed, problems: run.problems },
+        { orders: report.settings.orders, completed: report.settings.orders, problems: 0 },
+        `${name}: every order completed`,
+      );
+      assert.ok(run.perSecond > 0, `${name}: a throughput figure`);
+      assert.ok((run.cpuSeconds.temporal ?? 0) > 0, `${name}: the server's CPU time was read`);
+    }
+    assert.ok(Number.isFinite(report.ratio) && Number.isFinite(report.growth));
+    assert.ok(report.workerRssMb.before > 0 && report.workerRssMb.after > 0);
+    assert.equal(report.getOrders.errors, 0);
+    assert.equal(report.getStats.errors, 0);
+    assert.deepEqual(
+      report.posts.map(({ rate, errors, unfinished }) => ({ rate, errors, unfinished })),
+      report.settings.rates.map((rate) => ({ rate, errors: 0, unfinished: 0 })),
+    );
+    assert.match(stdout, /ours ÷ baseline \(table empty\)\s+\d+\.\d\d/);
+    assert.match(stdout, /POST \/api\/orders at 200\/s/);
+  },
+);

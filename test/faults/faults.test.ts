@@ -81,27 +81,33 @@ let stack: Stack;
 let db: Database;
 const DB_PASSWORD = `pw-${randomBytes(12).toString('hex')}`;
 
-before(async () => {
-  cluster = await createPostgresCluster({ password: DB_PASSWORD });
-  // Kept after the run (git-ignored): every part's log and the Temporal database, to dig into.
-  const dir = join(RESULTS, `faults-${profileName}`);
-  rmSync(dir, { recursive: true, force: true });
-  stack = await startStack({
-    dir,
-    databaseUrl: cluster.url,
-    env: {
-      LOG_LEVEL: 'info',
-      // 20% of calls fail in `flaky` mode, and an outage eats about six attempts: fifteen keep
-      // the odds of exhausting retries on a good order below one in ten thousand per run.
-      PAYMENT_MAX_ATTEMPTS: '15',
-      // Orders whose workflow start was cut off by an API kill get one within seconds.
-      RECONCILE_AFTER: '10s',
-      RECONCILE_EVERY: '3s',
-      FINANCE_TIMEOUT: '5s',
-    },
-  });
-  db = await openDatabase(cluster.url);
-});
+/** The suite runs minutes, not the test command's default per-test ceiling. */
+const TIMEOUT_MS = (profileName === 'full' ? 20 : 10) * 60_000;
+
+before(
+  async () => {
+    cluster = await createPostgresCluster({ password: DB_PASSWORD });
+    // Kept after the run (git-ignored): every part's log and the Temporal database, to dig into.
+    const dir = join(RESULTS, `faults-${profileName}`);
+    rmSync(dir, { recursive: true, force: true });
+    stack = await startStack({
+      dir,
+      databaseUrl: cluster.url,
+      env: {
+        LOG_LEVEL: 'info',
+        // 20% of calls fail in `flaky` mode, and an outage eats about six attempts: fifteen keep
+        // the odds of exhausting retries on a good order below one in ten thousand per run.
+        PAYMENT_MAX_ATTEMPTS: '15',
+        // Orders whose workflow start was cut off by an API kill get one within seconds.
+        RECONCILE_AFTER: '10s',
+        RECONCILE_EVERY: '3s',
+        FINANCE_TIMEOUT: '5s',
+      },
+    });
+    db = await openDatabase(cluster.url);
+  },
+  { timeout: 180_000 },
+);
 
 after(async () => {
   await db?.close();
@@ -242,126 +248,129 @@ function isFinal(status: OrderStatus | null | undefined): boolean {
   return status !== null && status !== undefined && FINAL_STATUSES.includes(status);
 }
 
-void test(`fault suite (${profileName}): kills, restarts and outages under load lose nothing and charge nothing twice`, async () => {
-  const events: FaultEvent[] = [];
-  const loadStarted = Date.now();
-  await flaky();
-  let faultsDone = false;
-  const faults = runFaults(events).finally(() => {
-    faultsDone = true;
-  });
-  const [placed] = await Promise.all([runLoad(() => faultsDone), faults]);
-  const loadSeconds = (Date.now() - loadStarted) / 1000;
-  await finance('/mode', 'PUT', { mode: 'normal' });
+void test(
+  `fault suite (${profileName}): kills, restarts and outages under load lose nothing and charge nothing twice`,
+  { timeout: TIMEOUT_MS },
+  async () => {
+    const events: FaultEvent[] = [];
+    const loadStarted = Date.now();
+    await flaky();
+    let faultsDone = false;
+    const faults = runFaults(events).finally(() => {
+      faultsDone = true;
+    });
+    const [placed] = await Promise.all([runLoad(() => faultsDone), faults]);
+    const loadSeconds = (Date.now() - loadStarted) / 1000;
+    await finance('/mode', 'PUT', { mode: 'normal' });
 
-  // Every request ended in an order or a clear error.
-  const answers = placed.flatMap((order) => order.answers);
-  const unclear = answers.filter(
-    (answer) => answer.status >= 400 && !/^[a-z_]+$/.test(answer.error ?? ''),
-  );
-  const accepted = placed.flatMap((order, index) =>
-    order.orderId ? [{ orderId: order.orderId, index }] : [],
-  );
-  const brokenIds = new Set(
-    accepted
-      .filter(({ index }) => index % profile.brokenEvery === profile.brokenEvery - 1)
-      .map(({ orderId }) => orderId),
-  );
-  const ids = accepted.map(({ orderId }) => orderId);
-
-  // Every accepted order reaches a final state (bounded: backoffs top out at a minute).
-  const deadline = Date.now() + 240_000;
-  let rows = await db.orders.getMany(ids);
-  while (rows.filter((row) => isFinal(row.status)).length < ids.length && Date.now() < deadline) {
-    await sleep(1000);
-    rows = await db.orders.getMany(ids);
-  }
-  const sqlStatus = new Map(rows.map((row) => [row.id, row.status]));
-
-  const { keys } = (await finance('/charges')) as { keys: KeyActivity[] };
-  const checks: Check[] = await closedLoop(ids.length, 8, async (index) => {
-    const orderId = ids[index] ?? '';
-    const mine = keys.filter((key) => key.orderId === orderId);
-    return {
-      orderId,
-      broken: brokenIds.has(orderId),
-      sql: sqlStatus.get(orderId) ?? null,
-      ...(await workflowFacts(orderId)),
-      charges: mine.reduce((sum, key) => sum + key.charges, 0),
-      keys: mine.length,
-    };
-  });
-
-  const lost = checks.filter((check) => !isFinal(check.sql));
-  const disagreements = checks.filter(
-    (check) => check.sql !== check.workflow || check.sql !== check.searchAttribute,
-  );
-  const wrongCharges = checks.filter(
-    (check) => check.charges !== (check.sql === 'processed' ? 1 : 0) || check.keys > 1,
-  );
-  const doubleCharges = checks.filter((check) => check.charges > 1);
-  const wrongOutcome = checks.filter((check) => (check.sql === 'failed') !== check.broken);
-  const recoveries = events.flatMap((event) => {
-    if (!event.hungKey) return [];
-    const next = keys
-      .find((key) => key.idempotencyKey === event.hungKey)
-      ?.requestedAt.map((at) => Date.parse(at))
-      .find((at) => at > event.at);
-    return [
-      { ...event, recoveryMs: next === undefined ? Number.POSITIVE_INFINITY : next - event.at },
-    ];
-  });
-  const worstRecoveryMs = Math.max(...recoveries.map((recovery) => recovery.recoveryMs));
-
-  const secrets = [stack.operatorToken, DB_PASSWORD];
-  const leaks = stack
-    .logFiles()
-    .flatMap((file) =>
-      secrets.filter((secret) => readFileSync(file, 'utf8').includes(secret)).map(() => file),
+    // Every request ended in an order or a clear error.
+    const answers = placed.flatMap((order) => order.answers);
+    const unclear = answers.filter(
+      (answer) => answer.status >= 400 && !/^[a-z_]+$/.test(answer.error ?? ''),
     );
+    const accepted = placed.flatMap((order, index) =>
+      order.orderId ? [{ orderId: order.orderId, index }] : [],
+    );
+    const brokenIds = new Set(
+      accepted
+        .filter(({ index }) => index % profile.brokenEvery === profile.brokenEvery - 1)
+        .map(({ orderId }) => orderId),
+    );
+    const ids = accepted.map(({ orderId }) => orderId);
 
-  const count = (status: OrderStatus) => checks.filter((check) => check.sql === status).length;
-  const summary = {
-    profile: profileName,
-    loadSeconds,
-    orders: ids.length,
-    processed: count('processed'),
-    failed: count('failed'),
-    requests: answers.length,
-    retriedRequests: answers.length - placed.length,
-    unansweredRequests: answers.filter((answer) => answer.status === 0).length,
-    errorAnswers: answers.filter((answer) => answer.status >= 400).length,
-    errorsByStatus: Object.fromEntries(
-      [...new Set(answers.map((answer) => answer.status))]
-        .filter((status) => status >= 400)
-        .map((status) => [
-          `${status} ${answers.find((answer) => answer.status === status)?.error ?? ''}`,
-          answers.filter((answer) => answer.status === status).length,
-        ]),
-    ),
-    workerKills: events.filter((event) => event.what === 'worker SIGKILL').length,
-    apiKills: events.filter((event) => event.what === 'API SIGKILL').length,
-    temporalRestarts: events.filter((event) => event.what.startsWith('Temporal')).length,
-    outages: events.filter((event) => event.what.includes(' down ')).map((event) => event.what),
-    lost: lost.length,
-    doubleCharges: doubleCharges.length,
-    disagreements: disagreements.length,
-    worstRecoverySeconds: worstRecoveryMs / 1000,
-    recoveries: recoveries.map((recovery) => ({
-      restartSeconds: (recovery.restartMs ?? 0) / 1000,
-      recoverySeconds: recovery.recoveryMs / 1000,
-    })),
-    events: events.map((event) => ({
-      what: event.what,
-      atSeconds: (event.at - loadStarted) / 1000,
-      restartSeconds: event.restartMs === undefined ? null : event.restartMs / 1000,
-    })),
-  };
-  writeFileSync(
-    join(RESULTS, `faults-${profileName}`, 'summary.json'),
-    `${JSON.stringify(summary, null, 2)}\n`,
-  );
-  console.log(`
+    // Every accepted order reaches a final state (bounded: backoffs top out at a minute).
+    const deadline = Date.now() + 240_000;
+    let rows = await db.orders.getMany(ids);
+    while (rows.filter((row) => isFinal(row.status)).length < ids.length && Date.now() < deadline) {
+      await sleep(1000);
+      rows = await db.orders.getMany(ids);
+    }
+    const sqlStatus = new Map(rows.map((row) => [row.id, row.status]));
+
+    const { keys } = (await finance('/charges')) as { keys: KeyActivity[] };
+    const checks: Check[] = await closedLoop(ids.length, 8, async (index) => {
+      const orderId = ids[index] ?? '';
+      const mine = keys.filter((key) => key.orderId === orderId);
+      return {
+        orderId,
+        broken: brokenIds.has(orderId),
+        sql: sqlStatus.get(orderId) ?? null,
+        ...(await workflowFacts(orderId)),
+        charges: mine.reduce((sum, key) => sum + key.charges, 0),
+        keys: mine.length,
+      };
+    });
+
+    const lost = checks.filter((check) => !isFinal(check.sql));
+    const disagreements = checks.filter(
+      (check) => check.sql !== check.workflow || check.sql !== check.searchAttribute,
+    );
+    const wrongCharges = checks.filter(
+      (check) => check.charges !== (check.sql === 'processed' ? 1 : 0) || check.keys > 1,
+    );
+    const doubleCharges = checks.filter((check) => check.charges > 1);
+    const wrongOutcome = checks.filter((check) => (check.sql === 'failed') !== check.broken);
+    const recoveries = events.flatMap((event) => {
+      if (!event.hungKey) return [];
+      const next = keys
+        .find((key) => key.idempotencyKey === event.hungKey)
+        ?.requestedAt.map((at) => Date.parse(at))
+        .find((at) => at > event.at);
+      return [
+        { ...event, recoveryMs: next === undefined ? Number.POSITIVE_INFINITY : next - event.at },
+      ];
+    });
+    const worstRecoveryMs = Math.max(...recoveries.map((recovery) => recovery.recoveryMs));
+
+    const secrets = [stack.operatorToken, DB_PASSWORD];
+    const leaks = stack
+      .logFiles()
+      .flatMap((file) =>
+        secrets.filter((secret) => readFileSync(file, 'utf8').includes(secret)).map(() => file),
+      );
+
+    const count = (status: OrderStatus) => checks.filter((check) => check.sql === status).length;
+    const summary = {
+      profile: profileName,
+      loadSeconds,
+      orders: ids.length,
+      processed: count('processed'),
+      failed: count('failed'),
+      requests: answers.length,
+      retriedRequests: answers.length - placed.length,
+      unansweredRequests: answers.filter((answer) => answer.status === 0).length,
+      errorAnswers: answers.filter((answer) => answer.status >= 400).length,
+      errorsByStatus: Object.fromEntries(
+        [...new Set(answers.map((answer) => answer.status))]
+          .filter((status) => status >= 400)
+          .map((status) => [
+            `${status} ${answers.find((answer) => answer.status === status)?.error ?? ''}`,
+            answers.filter((answer) => answer.status === status).length,
+          ]),
+      ),
+      workerKills: events.filter((event) => event.what === 'worker SIGKILL').length,
+      apiKills: events.filter((event) => event.what === 'API SIGKILL').length,
+      temporalRestarts: events.filter((event) => event.what.startsWith('Temporal')).length,
+      outages: events.filter((event) => event.what.includes(' down ')).map((event) => event.what),
+      lost: lost.length,
+      doubleCharges: doubleCharges.length,
+      disagreements: disagreements.length,
+      worstRecoverySeconds: worstRecoveryMs / 1000,
+      recoveries: recoveries.map((recovery) => ({
+        restartSeconds: (recovery.restartMs ?? 0) / 1000,
+        recoverySeconds: recovery.recoveryMs / 1000,
+      })),
+      events: events.map((event) => ({
+        what: event.what,
+        atSeconds: (event.at - loadStarted) / 1000,
+        restartSeconds: event.restartMs === undefined ? null : event.restartMs / 1000,
+      })),
+    };
+    writeFileSync(
+      join(RESULTS, `faults-${profileName}`, 'summary.json'),
+      `${JSON.stringify(summary, null, 2)}\n`,
+    );
+    console.log(`
 Fault suite (${profileName}) — ${summary.loadSeconds.toFixed(0)} s of load
   orders accepted          ${summary.orders} (${summary.processed} processed, ${summary.failed} failed on purpose)
   client requests          ${summary.requests} (${summary.retriedRequests} retries; ${summary.unansweredRequests} unanswered while a part was down, ${summary.errorAnswers} clear errors: ${JSON.stringify(summary.errorsByStatus)})
@@ -375,22 +384,23 @@ Fault suite (${profileName}) — ${summary.loadSeconds.toFixed(0)} s of load
   worst recovery           ${summary.worstRecoverySeconds.toFixed(1)} s from a worker kill to its hung payment retried (restarts took ${summary.recoveries.map((r) => r.restartSeconds.toFixed(1)).join(', ')} s)
 `);
 
-  assert.deepEqual(unclear, [], 'every error answer carries the API error code');
-  assert.equal(
-    placed.filter((order) => !order.orderId).length,
-    0,
-    'every order was accepted in the end',
-  );
-  assert.deepEqual(lost, [], 'every accepted order is final in SQL');
-  assert.deepEqual(disagreements, [], 'SQL, the workflow and OrderStatus agree');
-  assert.deepEqual(wrongCharges, [], 'one charge per processed order, none for any other');
-  assert.deepEqual(wrongOutcome, [], 'only the broken orders failed, and all of them did');
-  assert.equal(summary.workerKills, profile.workerKills);
-  assert.equal(
-    recoveries.length,
-    profile.workerKills,
-    'every worker kill caught a payment call in flight',
-  );
-  assert.ok(Number.isFinite(worstRecoveryMs), 'every hung payment was retried after its kill');
-  assert.deepEqual(leaks, [], 'no log holds the operator token or the database password');
-});
+    assert.deepEqual(unclear, [], 'every error answer carries the API error code');
+    assert.equal(
+      placed.filter((order) => !order.orderId).length,
+      0,
+      'every order was accepted in the end',
+    );
+    assert.deepEqual(lost, [], 'every accepted order is final in SQL');
+    assert.deepEqual(disagreements, [], 'SQL, the workflow and OrderStatus agree');
+    assert.deepEqual(wrongCharges, [], 'one charge per processed order, none for any other');
+    assert.deepEqual(wrongOutcome, [], 'only the broken orders failed, and all of them did');
+    assert.equal(summary.workerKills, profile.workerKills);
+    assert.equal(
+      recoveries.length,
+      profile.workerKills,
+      'every worker kill caught a payment call in flight',
+    );
+    assert.ok(Number.isFinite(worstRecoveryMs), 'every hung payment was retried after its kill');
+    assert.deepEqual(leaks, [], 'no log holds the operator token or the database password');
+  },
+);
