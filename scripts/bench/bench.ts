@@ -4,7 +4,7 @@
  *
  *   npm run bench -- [--quick] [--orders N] [--concurrency C] [--seed-rows R]
  *                    [--rates 50,100,200] [--rate-seconds S] [--workers W]
- *                    [--database sqlite|postgres] [--json FILE]
+ *                    [--database sqlite|postgres] [--dir DIR] [--json FILE] [--profile]
  *
  * 1. throughput: N orders posted by a closed-loop client with C requests in flight, from the first
  *    POST to the last order `processed`; create→processed latency from the orders' own timestamps;
@@ -63,6 +63,7 @@ function settingsFromArgs(): Settings {
       workers: { type: 'string', default: '1' },
       database: { type: 'string', default: 'sqlite' },
       json: { type: 'string' },
+      dir: { type: 'string' },
       profile: { type: 'boolean', default: false },
     },
   });
@@ -76,7 +77,8 @@ function settingsFromArgs(): Settings {
   const database = values.database;
   if (database !== 'sqlite' && database !== 'postgres')
     throw new Error('--database must be sqlite or postgres');
-  const dir = join(ROOT, '.data/bench', new Date().toISOString().replace(/[:.]/g, '-'));
+  const dir =
+    values.dir ?? join(ROOT, '.data/bench', new Date().toISOString().replace(/[:.]/g, '-'));
   return {
     quick,
     orders: number('orders', values.orders, quick ? 200 : 2000, 1),

@@ -5,10 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { promisify } from 'node:util';
 
 const ROOT = resolve(__dirname, '../..');
@@ -25,10 +25,12 @@ void test(
   'npm run bench -- --quick: every section runs, every order is processed, no request fails',
   { timeout: 660_000 },
   async () => {
-    const json = join(mkdtempSync(join(tmpdir(), 'orders-bench-')), 'bench.json');
-    const { stdout } = await promisify(execFile)(
+    const dir = mkdtempSync(join(tmpdir(), 'orders-bench-'));
+    const json = join(dir, 'bench.json');
+    after(() => rmSync(dir, { recursive: true, force: true }));
+  const { stdout } = await promisify(execFile)(
       process.execPath,
-      ['--import', 'tsx', 'scripts/bench/bench.ts', '--quick', '--json', json],
+      ['--import', 'tsx', 'scripts/bench/bench.ts', '--quick', '--dir', dir],
       { cwd: ROOT, timeout: 600_000, maxBuffer: 16 * 1024 * 1024 },
     );
     const report = JSON.parse(readFileSync(json, 'utf8')) as {
