@@ -8,10 +8,16 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { after, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 
 const ROOT = resolve(__dirname, '../..');
+
+let dir = '';
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'orders-bench-'));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 interface Run {
   orders: number;
@@ -27,8 +33,7 @@ void test(
   async () => {
     const dir = mkdtempSync(join(tmpdir(), 'orders-bench-'));
     const json = join(dir, 'bench.json');
-    after(() => rmSync(dir, { recursive: true, force: true }));
-  const { stdout } = await promisify(execFile)(
+    const { stdout } = await promisify(execFile)(
       process.execPath,
       ['--import', 'tsx', 'scripts/bench/bench.ts', '--quick', '--dir', dir],
       { cwd: ROOT, timeout: 600_000, maxBuffer: 16 * 1024 * 1024 },
