@@ -336,7 +336,7 @@ Throughput: ${settings.orders} orders, ${settings.concurrency} requests in fligh
   console.log(`
   ours ÷ baseline (table empty)   ${fixed(report.ratio, 2)}   (target ≥ 0.80)
   seeded ÷ empty                  ${fixed(report.growth, 2)}   (target within ±10%)
-  worker RSS before → after       ${fixed(report.workerRssMb.before, 0)} MB → ${fixed(report.workerRssMb.after, 0)} MB
+  worker RSS                      ${fixed(report.workerRssMb.before, 0)} MB warmed up → ${fixed(report.workerRssMb.afterThroughput, 0)} MB after ${settings.orders} orders → ${fixed(report.workerRssMb.afterLatency, 0)} MB after the latency runs
 
 API latency at ${settings.seedRows.toLocaleString('en')} rows
   ${'request'.padEnd(34)}${'requests'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'errors'.padStart(8)}${'drain s'.padStart(9)}`);
@@ -365,41 +365,56 @@ interface Report {
   seeded: Throughput;
   ratio: number;
   growth: number;
-  workerRssMb: { before: number; after: number };
+  /** The worker of the last system: warmed up, after its throughput run, after the latency runs. */
+  workerRssMb: { before: number; afterThroughput: number; afterLatency: number };
   getOrders: Latency;
   getStats: Latency;
   posts: PostRate[];
 }
 
-async function main(): Promise<void> {
-  const settings = settingsFromArgs();
-  mkdirSync(settings.dir, { recursive: true });
-  const startedAt = new Date().toISOString();
-  const database = await databaseFor(settings);
-  say(`logs and figures in ${settings.dir}`);
+interface RunningSystem {
+  stack: Stack;
+  /** Baseline workers, and with `--workers` more order workers. */
+  extra: Service[];
+  baselineQueue: string;
+  processes: Service[];
+}
+
+/**
+ * Runs `measure` on a system of its own: a fresh Temporal dev server (so no run works on another
+ * run's history), worker, API, finance, and the baseline workers, all warmed up first. The
+ * orders database is the one thing the runs share.
+ */
+async function onFreshSystem<T>(
+  name: string,
+  settings: Settings,
+  databaseUrl: string,
+  db: Database,
+  measure: (system: RunningSystem) => Promise<T>,
+): Promise<T> {
+  const dir = join(settings.dir, name);
   const stack = await startStack({
-    dir: settings.dir,
-    databaseUrl: database.url,
+    dir,
+    databaseUrl,
     env: { LOG_LEVEL: 'info' },
     ...(settings.profile
-      ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(settings.dir, 'profiles')}`] }
+      ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'profiles')}`] }
       : {}),
   });
   const baselineQueue = `baseline-${stack.taskQueue}`;
   const extra: Service[] = [];
-  const db = await openDatabase(database.url);
+  const service = (service: string, env: NodeJS.ProcessEnv, file: string) =>
+    new Service({
+      name: service,
+      command: process.execPath,
+      args: tsxArgs(file),
+      env,
+      cwd: ROOT,
+      logFile: join(dir, `${service}.log`),
+    });
   try {
     const baselineEnv = { ...stack.parts.worker.spec.env, TEMPORAL_TASK_QUEUE: baselineQueue };
     for (let index = 0; index < settings.workers; index++) {
-      const service = (name: string, env: NodeJS.ProcessEnv, file: string) =>
-        new Service({
-          name,
-          command: process.execPath,
-          args: tsxArgs(file),
-          env,
-          cwd: ROOT,
-          logFile: join(settings.dir, `${name}.log`),
-        });
       extra.push(
         service(`baseline-worker-${index + 1}`, baselineEnv, 'scripts/bench/baseline-worker.ts'),
       );
@@ -414,32 +429,64 @@ async function main(): Promise<void> {
         );
       }
     }
-    for (const service of extra) service.start();
-    say(`warming up (${extra.length + 1} extra worker processes starting)`);
+    for (const part of extra) part.start();
+    say(`${name}: warming up`);
     await warmUp(stack, db, baselineQueue);
-
-    const rssBefore = await residentMemoryMb(stack.workerMetricsUrl);
-    say(`baseline: ${settings.orders} workflows`);
     const processes = [...Object.values(stack.parts), ...extra];
-    const baseline = await withCpu(processes, () =>
-      baselineThroughput(stack.client, baselineQueue, settings, `baseline-${Date.now()}`),
-    );
-    say(`ours, table empty: ${settings.orders} orders`);
-    const empty = await withCpu(processes, () => ourThroughput(stack, db, settings));
+    return await measure({ stack, extra, baselineQueue, processes });
+  } finally {
+    for (const part of extra) await part.stop();
+    await stack.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const settings = settingsFromArgs();
+  mkdirSync(settings.dir, { recursive: true });
+  const startedAt = new Date().toISOString();
+  const database = await databaseFor(settings);
+  say(`logs and figures in ${settings.dir}`);
+  const db = await openDatabase(database.url);
+  const fresh = <T>(name: string, measure: (system: RunningSystem) => Promise<T>) =>
+    onFreshSystem(name, settings, database.url, db, measure);
+  try {
+    const baseline = await fresh('baseline', ({ stack, baselineQueue, processes }) => {
+      say(`baseline: ${settings.orders} workflows`);
+      return withCpu(processes, () =>
+        baselineThroughput(stack.client, baselineQueue, settings, `baseline-${Date.now()}`),
+      );
+    });
+    const empty = await fresh('empty', ({ stack, processes }) => {
+      say(`ours, table empty: ${settings.orders} orders`);
+      return withCpu(processes, () => ourThroughput(stack, db, settings));
+    });
     say(`seeding ${settings.seedRows} rows`);
     await seed(db, settings.seedRows, 7 * 86_400_000);
-    say(`ours, ${settings.seedRows} rows: ${settings.orders} orders`);
-    const seeded = await withCpu(processes, () => ourThroughput(stack, db, settings));
-    const rssAfter = await residentMemoryMb(stack.workerMetricsUrl);
-
-    say('GET latency');
-    const getOrders = await getLatency(`${stack.apiUrl}/api/orders?limit=50`, settings.getRequests);
-    const getStats = await getLatency(`${stack.apiUrl}/api/stats`, settings.getRequests);
-    const posts: PostRate[] = [];
-    for (const rate of settings.rates) {
-      say(`POST at ${rate}/s for ${settings.rateSeconds} s`);
-      posts.push(await postLatency(stack, db, rate, settings.rateSeconds));
-    }
+    const seededRun = await fresh('seeded', async ({ stack, processes }) => {
+      const before = await residentMemoryMb(stack.workerMetricsUrl);
+      say(`ours, ${settings.seedRows} rows: ${settings.orders} orders`);
+      const seeded = await withCpu(processes, () => ourThroughput(stack, db, settings));
+      const afterThroughput = await residentMemoryMb(stack.workerMetricsUrl);
+      say('GET latency');
+      const getOrders = await getLatency(
+        `${stack.apiUrl}/api/orders?limit=50`,
+        settings.getRequests,
+      );
+      const getStats = await getLatency(`${stack.apiUrl}/api/stats`, settings.getRequests);
+      const posts: PostRate[] = [];
+      for (const rate of settings.rates) {
+        say(`POST at ${rate}/s for ${settings.rateSeconds} s`);
+        posts.push(await postLatency(stack, db, rate, settings.rateSeconds));
+      }
+      const afterLatency = await residentMemoryMb(stack.workerMetricsUrl);
+      return {
+        seeded,
+        getOrders,
+        getStats,
+        posts,
+        workerRssMb: { before, afterThroughput, afterLatency },
+      };
+    });
 
     const report: Report = {
       settings,
@@ -453,19 +500,13 @@ async function main(): Promise<void> {
       startedAt,
       baseline,
       empty,
-      seeded,
+      ...seededRun,
       ratio: empty.perSecond / baseline.perSecond,
-      growth: seeded.perSecond / empty.perSecond,
-      workerRssMb: { before: rssBefore, after: rssAfter },
-      getOrders,
-      getStats,
-      posts,
+      growth: seededRun.seeded.perSecond / empty.perSecond,
     };
     writeFileSync(settings.json, `${JSON.stringify(report, null, 2)}\n`);
     printReport(report);
   } finally {
-    for (const service of extra) await service.stop();
-    await stack.stop();
     await db.close();
     await database.cluster?.destroy();
   }
