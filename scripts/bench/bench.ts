@@ -169,6 +169,23 @@ async function waitForFinalOrders(db: Database, ids: string[], timeoutMs: number
   return done;
 }
 
+/** Orders per second from the first request to the last completion, and each one's latency. */
+function throughputOf(
+  orders: number,
+  started: number,
+  completed: { start: number; end: number }[],
+): Omit<Throughput, 'cpuSeconds'> {
+  const seconds = (Math.max(...completed.map(({ end }) => end)) - started) / 1000;
+  return {
+    orders,
+    completed: completed.length,
+    problems: orders - completed.length,
+    seconds,
+    perSecond: completed.length / seconds,
+    latencyMs: summarise(completed.map(({ start, end }) => end - start)),
+  };
+}
+
 async function ourThroughput(
   stack: Stack,
   db: Database,
@@ -179,19 +196,12 @@ async function ourThroughput(
   const answers = await closedLoop(orders, concurrency, () => postOrder(stack.apiUrl, orderBody()));
   const ids = answers.flatMap((answer) => (answer.orderId ? [answer.orderId] : []));
   const rows = await waitForFinalOrders(db, ids, Math.max(180_000, orders * 200));
-  const processed = rows.filter((row) => row.status === 'processed' && row.processedAt);
-  const finished = Math.max(...processed.map((row) => Date.parse(row.processedAt ?? '')));
-  const seconds = (finished - started) / 1000;
-  return {
-    orders,
-    completed: processed.length,
-    problems: orders - processed.length,
-    seconds,
-    perSecond: processed.length / seconds,
-    latencyMs: summarise(
-      processed.map((row) => Date.parse(row.processedAt ?? '') - Date.parse(row.createdAt)),
-    ),
-  };
+  const processed = rows.flatMap((row) =>
+    row.status === 'processed' && row.processedAt
+      ? [{ start: Date.parse(row.createdAt), end: Date.parse(row.processedAt) }]
+      : [],
+  );
+  return throughputOf(orders, started, processed);
 }
 
 async function baselineThroughput(
@@ -211,22 +221,12 @@ async function baselineThroughput(
   const deadline = Date.now() + Math.max(180_000, orders * 200);
   while ((await client.workflow.count(completedQuery)).count < orders && Date.now() < deadline)
     await sleep(500);
-  const closes: number[] = [];
-  const latencies: number[] = [];
+  const completed: { start: number; end: number }[] = [];
   for await (const workflow of client.workflow.list({ query: completedQuery })) {
-    if (!workflow.closeTime) continue;
-    closes.push(workflow.closeTime.getTime());
-    latencies.push(workflow.closeTime.getTime() - workflow.startTime.getTime());
+    if (workflow.closeTime)
+      completed.push({ start: workflow.startTime.getTime(), end: workflow.closeTime.getTime() });
   }
-  const seconds = (Math.max(...closes) - started) / 1000;
-  return {
-    orders,
-    completed: closes.length,
-    problems: orders - closes.length,
-    seconds,
-    perSecond: closes.length / seconds,
-    latencyMs: summarise(latencies),
-  };
+  return throughputOf(orders, started, completed);
 }
 
 async function residentMemoryMb(metricsUrl: string): Promise<number> {

@@ -20,7 +20,7 @@ import type {
 import type { FinanceModeSettings } from '../../domain/finance';
 import { workflowIdForOrder } from '../../domain/temporal';
 import { DATABASES } from '../support/database';
-import { startTestSystem, type TestSystem } from '../support/system';
+import type { TestSystem } from '../support/system';
 import { createDevServerEnv } from '../support/temporal';
 import { waitFor } from '../support/wait';
 import {
@@ -28,7 +28,7 @@ import {
   errorOf,
   OPERATOR_TOKEN,
   orderBody,
-  startApi,
+  startSystemWithApi,
   type Answer,
   type RunningApi,
 } from './harness';
@@ -203,28 +203,17 @@ void describe('operator authentication matrix', () => {
     void describe(`every operator endpoint with ${target.name}`, () => {
       let system: TestSystem;
       let api: RunningApi;
+      let stop: () => Promise<void>;
 
       before(async () => {
-        system = await startTestSystem({
-          env,
-          databaseUrl: await target.url(),
-          settings: { maxPaymentAttempts: 2 },
-        });
-        api = await startApi({
-          db: system.db,
-          temporal: env.client,
-          env: {
-            TEMPORAL_TASK_QUEUE: system.taskQueue,
-            FINANCE_URL: system.finance.url,
-            // The matrix presents hundreds of wrong tokens from one address on purpose; the
-            // limit on them has its own test (test/api/auth-guessing.test.ts).
-            OPERATOR_AUTH_FAILURES_PER_MINUTE: '100000',
-          },
-        });
+        ({ system, api, stop } = await startSystemWithApi(env, await target.url(), {
+          // The matrix presents hundreds of wrong tokens from one address on purpose; the
+          // limit on them has its own test (test/api/auth-guessing.test.ts).
+          OPERATOR_AUTH_FAILURES_PER_MINUTE: '100000',
+        }));
       });
       after(async () => {
-        await api?.close();
-        await system?.stop();
+        await stop?.();
       });
 
       const ok = async (answer: Promise<Answer>, status = 200): Promise<Answer> => {

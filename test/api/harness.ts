@@ -157,7 +157,7 @@ export async function startSystemWithApi(
   const api = await startApi({
     db: system.db,
     temporal: env.client,
-    env: { TEMPORAL_TASK_QUEUE: system.taskQueue, ...apiEnv },
+    env: { TEMPORAL_TASK_QUEUE: system.taskQueue, FINANCE_URL: system.finance.url, ...apiEnv },
   });
   return {
     system,
