@@ -41,6 +41,8 @@ export interface Stack {
   client: Client;
   /** Starts a stopped part again and waits until it answers. */
   restart(part: PartName): Promise<void>;
+  /** Parts that exited without being asked to (a crash), in order. */
+  unexpectedExits: string[];
   /** Every log file, for the secrets check. */
   logFiles(): string[];
   stop(): Promise<void>;
@@ -90,6 +92,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     api: service('api', process.execPath, [...nodeArgs, ...tsxArgs('api/main.ts')]),
   };
 
+  const unexpectedExits: string[] = [];
+  for (const part of Object.values(parts)) {
+    part.onUnexpectedExit = (code, signal) =>
+      unexpectedExits.push(`${part.name} exited by itself (${signal ?? `code ${code}`})`);
+  }
   const connected: { client?: Client } = {};
   const readiness: Record<PartName, () => Promise<boolean>> = {
     temporal: async () => {
@@ -145,6 +152,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     operatorToken,
     client,
     restart,
+    unexpectedExits,
     logFiles: () => START_ORDER.map((name) => parts[name].spec.logFile),
     stop,
   };

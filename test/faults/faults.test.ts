@@ -402,5 +402,6 @@ Fault suite (${profileName}) — ${summary.loadSeconds.toFixed(0)} s of load
     );
     assert.ok(Number.isFinite(worstRecoveryMs), 'every hung payment was retried after its kill');
     assert.deepEqual(leaks, [], 'no log holds the operator token or the database password');
+    assert.deepEqual(stack.unexpectedExits, [], 'no part died other than when the suite killed it');
   },
 );
