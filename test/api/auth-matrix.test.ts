@@ -7,7 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { LoadStatus } from '../../api/dashboard/load';
 import type {
   ActionAcceptedResponse,
@@ -21,7 +20,7 @@ import type { FinanceModeSettings } from '../../domain/finance';
 import { workflowIdForOrder } from '../../domain/temporal';
 import { DATABASES } from '../support/database';
 import type { TestSystem } from '../support/system';
-import { createDevServerEnv } from '../support/temporal';
+import { devServerForSuite } from '../support/temporal';
 import { waitFor } from '../support/wait';
 import {
   AUTH,
@@ -191,13 +190,7 @@ interface Endpoint {
 }
 
 void describe('operator authentication matrix', () => {
-  let env: TestWorkflowEnvironment;
-  before(async () => {
-    env = await createDevServerEnv();
-  });
-  after(async () => {
-    await env?.teardown();
-  });
+  const devServer = devServerForSuite();
 
   for (const target of DATABASES) {
     void describe(`every operator endpoint with ${target.name}`, () => {
@@ -206,7 +199,7 @@ void describe('operator authentication matrix', () => {
       let stop: () => Promise<void>;
 
       before(async () => {
-        ({ system, api, stop } = await startSystemWithApi(env, await target.url(), {
+        ({ system, api, stop } = await startSystemWithApi(devServer(), await target.url(), {
           // The matrix presents hundreds of wrong tokens from one address on purpose; the
           // limit on them has its own test (test/api/auth-guessing.test.ts).
           OPERATOR_AUTH_FAILURES_PER_MINUTE: '100000',
@@ -232,7 +225,9 @@ void describe('operator authentication matrix', () => {
         );
       /** Signals the order's workflow has received, from its history in Temporal. */
       const signals = async (id: string): Promise<string[]> => {
-        const history = await env.client.workflow.getHandle(workflowIdForOrder(id)).fetchHistory();
+        const history = await devServer()
+          .client.workflow.getHandle(workflowIdForOrder(id))
+          .fetchHistory();
         return (history.events ?? []).flatMap((event) => {
           const name = event.workflowExecutionSignaledEventAttributes?.signalName;
           return name ? [name] : [];

@@ -6,24 +6,17 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { paymentIdempotencyKey } from '../../activities/orders';
 import type { ActionAcceptedResponse, OrderDetailResponse, OrderResponse } from '../../api/schemas';
 import { DATABASES } from '../support/database';
 import { newOrder } from '../support/orders';
 import type { TestSystem } from '../support/system';
-import { createDevServerEnv } from '../support/temporal';
+import { devServerForSuite } from '../support/temporal';
 import { waitFor } from '../support/wait';
 import { AUTH, errorOf, orderBody, startApi, startSystemWithApi, type RunningApi } from './harness';
 
 void describe('operator actions', () => {
-  let env: TestWorkflowEnvironment;
-  before(async () => {
-    env = await createDevServerEnv();
-  });
-  after(async () => {
-    await env?.teardown();
-  });
+  const devServer = devServerForSuite();
 
   for (const target of DATABASES) {
     void describe(`over HTTP with ${target.name}`, () => {
@@ -33,7 +26,7 @@ void describe('operator actions', () => {
       let stop: () => Promise<void>;
 
       before(async () => {
-        ({ system, api, stop } = await startSystemWithApi(env, await target.url(), {
+        ({ system, api, stop } = await startSystemWithApi(devServer(), await target.url(), {
           PAYMENT_MAX_ATTEMPTS: '2',
         }));
       });
@@ -183,7 +176,7 @@ void describe('operator actions', () => {
         // Ten attempts: the order stays in backoff long enough to be looked at.
         const patient = await startApi({
           db: system.db,
-          temporal: env.client,
+          temporal: devServer().client,
           env: { TEMPORAL_TASK_QUEUE: system.taskQueue, PAYMENT_MAX_ATTEMPTS: '10' },
         });
         try {

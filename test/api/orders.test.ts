@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type {
   OrderDetailResponse,
   OrderListResponse,
@@ -14,7 +13,7 @@ import type {
 } from '../../api/schemas';
 import { DATABASES } from '../support/database';
 import type { TestSystem } from '../support/system';
-import { createDevServerEnv } from '../support/temporal';
+import { devServerForSuite } from '../support/temporal';
 import { waitFor } from '../support/wait';
 import {
   AUTH,
@@ -27,13 +26,7 @@ import {
 } from './harness';
 
 void describe('order API', () => {
-  let env: TestWorkflowEnvironment;
-  before(async () => {
-    env = await createDevServerEnv();
-  });
-  after(async () => {
-    await env?.teardown();
-  });
+  const devServer = devServerForSuite();
 
   for (const target of DATABASES) {
     void describe(`over HTTP with ${target.name}`, () => {
@@ -43,7 +36,7 @@ void describe('order API', () => {
       let stop: () => Promise<void>;
 
       before(async () => {
-        ({ system, api, stop } = await startSystemWithApi(env, await target.url()));
+        ({ system, api, stop } = await startSystemWithApi(devServer(), await target.url()));
       });
       after(() => stop?.());
 
@@ -293,7 +286,7 @@ void describe('order API', () => {
       void test('more orders per minute than the limit from one client answer 429 with Retry-After', async () => {
         const limited = await startApi({
           db: system.db,
-          temporal: env.client,
+          temporal: devServer().client,
           env: { TEMPORAL_TASK_QUEUE: system.taskQueue, ORDER_RATE_LIMIT_PER_MINUTE: '2' },
         });
         try {
@@ -314,7 +307,7 @@ void describe('order API', () => {
       void test('an unexpected failure is a 500 with a generic message, logged once with its stack', async () => {
         const broken = await startApi({
           db: system.db,
-          temporal: env.client,
+          temporal: devServer().client,
           env: { TEMPORAL_TASK_QUEUE: system.taskQueue },
           override: {
             db: {

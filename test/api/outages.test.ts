@@ -5,14 +5,13 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { reconcileOrders } from '../../api/reconciler';
 import type { OrderDetailResponse, OrderResponse, StatsResponse } from '../../api/schemas';
 import { createLogger } from '../../observability/logger';
 import { DATABASES } from '../support/database';
 import { newOrder } from '../support/orders';
 import { startTestSystem, type TestSystem } from '../support/system';
-import { createDevServerEnv } from '../support/temporal';
+import { devServerForSuite } from '../support/temporal';
 import { waitFor } from '../support/wait';
 import {
   AUTH,
@@ -29,13 +28,7 @@ const quiet = createLogger({ service: 'api', silent: true });
 const FAST = { temporalTimeoutMs: 300 };
 
 void describe('outages', () => {
-  let env: TestWorkflowEnvironment;
-  before(async () => {
-    env = await createDevServerEnv();
-  });
-  after(async () => {
-    await env?.teardown();
-  });
+  const devServer = devServerForSuite();
 
   for (const target of DATABASES) {
     void describe(`with ${target.name}`, () => {
@@ -46,7 +39,7 @@ void describe('outages', () => {
       before(async () => {
         url = await target.url();
         system = await startTestSystem({
-          env,
+          env: devServer(),
           databaseUrl: url,
           settings: { maxPaymentAttempts: 2 },
         });
@@ -63,7 +56,7 @@ void describe('outages', () => {
       });
 
       /** One reconciler pass, as the API's loop runs it, with the given Temporal. */
-      const reconcile = (temporal = env.client, reconcileAfter = 0) =>
+      const reconcile = (temporal = devServer().client, reconcileAfter = 0) =>
         reconcileOrders({
           db: system.db,
           temporal,
@@ -154,7 +147,7 @@ void describe('outages', () => {
       void test('orders younger than RECONCILE_AFTER are left to the API that is writing them', async () => {
         const order = newOrder();
         await system.db.orders.create(order);
-        await reconcile(env.client, 60_000);
+        await reconcile(devServer().client, 60_000);
         assert.equal((await system.db.orders.get(order.id))?.workflowStartedAt, null);
         await reconcile();
         await sqlStatus(order.id, 'processed');
@@ -165,7 +158,7 @@ void describe('outages', () => {
         const taskQueue = `orders-outage-${randomUUID()}`;
         const api = await startApi({
           db: outage.db,
-          temporal: env.client,
+          temporal: devServer().client,
           env: { TEMPORAL_TASK_QUEUE: taskQueue },
         });
         const customerId = `cust-${randomUUID()}`;
@@ -188,7 +181,7 @@ void describe('outages', () => {
 
           const rows = await system.db.orders.list({ customerId, limit: 10 });
           assert.equal(rows.length, 0, 'no row was written');
-          const workflows = await env.client.workflow.count(`TaskQueue = '${taskQueue}'`);
+          const workflows = await devServer().client.workflow.count(`TaskQueue = '${taskQueue}'`);
           assert.equal(workflows.count, 0, 'no workflow was started');
           const retried = await api.call('POST', '/api/orders', {
             json: orderBody({ customerId }),

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { after, before } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import {
   bundleWorkflowCode,
@@ -56,6 +57,24 @@ export async function createDevServerEnv(): Promise<TestWorkflowEnvironment> {
       extraArgs: ['--log-level', 'error'],
     },
   });
+}
+
+/**
+ * One dev server for the enclosing `describe`: started before its tests, torn down after them.
+ * Call the returned function inside hooks and tests, once the server is up.
+ */
+export function devServerForSuite(): () => TestWorkflowEnvironment {
+  let env: TestWorkflowEnvironment | undefined;
+  before(async () => {
+    env = await createDevServerEnv();
+  });
+  after(async () => {
+    await env?.teardown();
+  });
+  return () => {
+    if (!env) throw new Error('the dev server is not up yet: use it inside a hook or a test');
+    return env;
+  };
 }
 
 let bundle: Promise<WorkflowBundle> | null = null;
