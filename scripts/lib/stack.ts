@@ -25,8 +25,6 @@ export interface StackOptions {
   env?: Record<string, string>;
   /** Node flags for the Node services, e.g. `--cpu-prof` (the benchmark's `--profile`). */
   nodeArgs?: string[];
-  /** Extra `temporal server start-dev` flags, e.g. dynamic config. */
-  temporalArgs?: string[];
 }
 
 export interface Stack {
@@ -83,10 +81,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const service = (name: PartName, command: string, args: string[]) =>
     new Service({ name, command, args, env, cwd: ROOT, logFile: join(dir, `${name}.log`) });
   const parts: Record<PartName, Service> = {
-    temporal: service('temporal', TEMPORAL_CLI, [
-      ...devServerArgs({ ip: '127.0.0.1', port: grpc, dbFile: join(dir, 'temporal.db') }),
-      ...(options.temporalArgs ?? []),
-    ]),
+    temporal: service(
+      'temporal',
+      TEMPORAL_CLI,
+      devServerArgs({ ip: '127.0.0.1', port: grpc, dbFile: join(dir, 'temporal.db') }),
+    ),
     finance: service('finance', process.execPath, [...nodeArgs, ...tsxArgs('finance/main.ts')]),
     worker: service('worker', process.execPath, [...nodeArgs, ...tsxArgs('worker/main.ts')]),
     api: service('api', process.execPath, [...nodeArgs, ...tsxArgs('api/main.ts')]),
