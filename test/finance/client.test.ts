@@ -355,6 +355,25 @@ void describe('finance client against answers the simulator never gives', () => 
     }
   });
 
+  void test('a 200 whose body stalls past the timeout is unavailable: unreadable answer', async () => {
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"paymentReference":"PAY-');
+    });
+    const url = await listen(server);
+    try {
+      assert.deepEqual(await new FinanceClient(url, 300).charge(paymentRequest()), {
+        kind: 'unavailable',
+        status: 200,
+        reason: 'unreadable answer: no answer within 300 ms',
+        retryAfterMs: null,
+      });
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
   void test('a 2xx body that is not a receipt is unavailable: the charge may have happened', async () => {
     const server = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/html' });

@@ -295,6 +295,28 @@ void describe('finance simulator as a payment provider', () => {
       assert.equal((await finance.charges(request.idempotencyKey)).refunds, 1);
     });
 
+    void test('a refund key still being processed answers 409 idempotency_key_in_use', async () => {
+      const { request } = await charged();
+      await finance.setMode({ mode: 'slow', latencyMs: 400 });
+      const asked = refundOf(request.idempotencyKey);
+      const first = refund(asked);
+      await waitFor(
+        'the refund to be in progress',
+        async () => {
+          const report = (await (await fetch(`${finance.url}/faults`)).json()) as {
+            pendingRefunds: string[];
+          };
+          return report.pendingRefunds;
+        },
+        (keys) => keys.includes(asked.idempotencyKey),
+      );
+      const second = await refund(asked);
+      assert.equal(second.headers.get('retry-after'), '1');
+      await expectError(second, 409, 'idempotency_key_in_use');
+      await ok<RefundReceipt>(await first);
+      assert.equal((await finance.charges(request.idempotencyKey)).refunds, 1);
+    });
+
     void test('a payment key with no charge is 404 payment_not_found', async () => {
       const paymentKey = `pay-${randomUUID()}`;
       const error = await expectError(await refund(refundOf(paymentKey)), 404, 'payment_not_found');
