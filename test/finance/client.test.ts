@@ -227,7 +227,7 @@ void describe('finance client (real simulator on loopback)', () => {
       assertKind(lost, 'unavailable');
       assert.deepEqual(await client.lookup(request.idempotencyKey), {
         kind: 'pending',
-        retryAfterMs: null,
+        retryAfterMs: 1000,
       });
       assert.deepEqual(await client.lookup(`pay-${randomUUID()}`), { kind: 'not_found' });
       const charged = await waitFor(

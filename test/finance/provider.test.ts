@@ -90,7 +90,9 @@ void describe('finance simulator as a payment provider', () => {
         () => finance.pending(),
         (keys) => keys.includes(request.idempotencyKey),
       );
-      assert.deepEqual(await finance.lookup(request.idempotencyKey), { status: 'pending' });
+      const lookup = await fetch(`${finance.url}/payments/${request.idempotencyKey}`);
+      assert.equal(lookup.headers.get('retry-after'), '1');
+      assert.deepEqual(await ok(lookup), { status: 'pending' });
 
       const second = await pay(request);
       assert.equal(second.headers.get('retry-after'), '1');

@@ -16,6 +16,7 @@ import {
 /** `GET /payments/:key` as a test reads it: the body, or the 404's error body. */
 export type LookupAnswer = PaymentLookup | ({ status: 'not_found' } & FinanceErrorBody);
 
+/** A finance simulator started by a test, with its control calls. */
 export interface RunningFinance {
   url: string;
   setMode(settings: FinanceModeSettings): Promise<void>;
