@@ -33,7 +33,7 @@ export type LookupOutcome =
   | { kind: 'not_found' }
   | { kind: 'unavailable'; status: number | null; reason: string; retryAfterMs: number | null };
 
-/** What a refund came to; `not_charged` means there was nothing under the payment key to give back. */
+/** What a refund came to; `not_charged`: nothing under the payment key to give back. */
 export type RefundOutcome =
   | { kind: 'refunded'; refund: RefundReceipt }
   | { kind: 'not_charged'; reason: string }
@@ -44,7 +44,7 @@ export type RefundOutcome =
 /** The longest reason any outcome carries, "…" included. */
 export const MAX_FINANCE_REASON_LENGTH = 500;
 
-/** Past this, an answer's body is not read further: a huge page must not fill the worker's memory. */
+/** Past this, a body is not read further: a huge page must not fill the worker's memory. */
 const MAX_BODY_BYTES = 64 * 1024;
 const MAX_CODE_LENGTH = 100;
 
