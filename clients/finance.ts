@@ -33,7 +33,7 @@ export type LookupOutcome =
   | { kind: 'not_found' }
   | { kind: 'unavailable'; status: number | null; reason: string; retryAfterMs: number | null };
 
-/** What a refund came to; `not_charged` means there was nothing under the payment key to give back. */
+/** What a refund came to; `not_charged`: nothing under the payment key to give back. */
 export type RefundOutcome =
   | { kind: 'refunded'; refund: RefundReceipt }
   | { kind: 'not_charged'; reason: string }
@@ -44,7 +44,7 @@ export type RefundOutcome =
 /** The longest reason any outcome carries, "…" included. */
 export const MAX_FINANCE_REASON_LENGTH = 500;
 
-/** Past this, an answer's body is not read further: a huge page must not fill the worker's memory. */
+/** Past this, a body is not read further: a huge page must not fill the worker's memory. */
 const MAX_BODY_BYTES = 64 * 1024;
 const MAX_CODE_LENGTH = 100;
 
@@ -109,6 +109,8 @@ interface BodyText {
   text: string;
   /** False when reading stopped at MAX_BODY_BYTES, or the body was cut off. */
   complete: boolean;
+  /** Why the body was cut off (a timeout, a reset), if it was. */
+  failure?: unknown;
 }
 
 /** Reads at most MAX_BODY_BYTES of the body. A cancelled call stays cancelled while reading. */
@@ -118,6 +120,7 @@ async function readBody(response: Response, cancel?: AbortSignal): Promise<BodyT
   const chunks: Uint8Array[] = [];
   let bytes = 0;
   let complete = false;
+  let failure: unknown;
   try {
     while (bytes < MAX_BODY_BYTES) {
       const { done, value } = await reader.read();
@@ -131,11 +134,13 @@ async function readBody(response: Response, cancel?: AbortSignal): Promise<BodyT
   } catch (error) {
     if (cancel?.aborted) throw error;
     // Cut off otherwise: what arrived, with the status, is still worth reporting.
+    failure = error;
   } finally {
     if (!complete) await reader.cancel().catch(() => undefined);
   }
   const data = Buffer.concat(chunks).subarray(0, MAX_BODY_BYTES);
-  return { text: new TextDecoder().decode(data), complete: complete && bytes <= MAX_BODY_BYTES };
+  const text = new TextDecoder().decode(data);
+  return { text, complete: complete && bytes <= MAX_BODY_BYTES, failure };
 }
 
 const ENTITIES: Record<string, string> = {
@@ -257,6 +262,7 @@ function unavailable(response: Response, body: FinanceErrorBody): Unavailable {
 function readOk<T>(
   response: Response,
   body: BodyText,
+  timeoutMs: number,
   schema: z.ZodType<T>,
 ): { ok: true; value: T } | { ok: false; unavailable: Unavailable } {
   const problem = (what: string): { ok: false; unavailable: Unavailable } => ({
@@ -268,7 +274,8 @@ function readOk<T>(
       retryAfterMs: null,
     },
   });
-  if (!body.complete) return problem(`body cut off after ${Buffer.byteLength(body.text)} bytes`);
+  if (body.failure !== undefined) return problem(describeNetworkError(body.failure, timeoutMs));
+  if (!body.complete) return problem(`body longer than ${MAX_BODY_BYTES} bytes`);
   let json: unknown;
   try {
     json = JSON.parse(body.text);
@@ -299,7 +306,7 @@ export class FinanceClient {
     if (response.ok) {
       // A body that cannot be read may still mean a charge: the caller looks the key up or
       // retries with the same key, and gets the stored receipt.
-      const receipt = readOk(response, body, paymentReceiptSchema);
+      const receipt = readOk(response, body, this.timeoutMs, paymentReceiptSchema);
       return receipt.ok ? { kind: 'charged', receipt: receipt.value } : receipt.unavailable;
     }
     const error = errorBody(response, body);
@@ -314,7 +321,7 @@ export class FinanceClient {
     if ('kind' in sent) return sent;
     const { response, body } = sent;
     if (response.ok) {
-      const lookup = readOk(response, body, paymentLookupSchema);
+      const lookup = readOk(response, body, this.timeoutMs, paymentLookupSchema);
       if (!lookup.ok) return lookup.unavailable;
       if (lookup.value.status === 'pending') {
         return {
@@ -335,7 +342,7 @@ export class FinanceClient {
     if ('kind' in sent) return sent;
     const { response, body } = sent;
     if (response.ok) {
-      const refund = readOk(response, body, refundReceiptSchema);
+      const refund = readOk(response, body, this.timeoutMs, refundReceiptSchema);
       return refund.ok ? { kind: 'refunded', refund: refund.value } : refund.unavailable;
     }
     const error = errorBody(response, body);

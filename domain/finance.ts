@@ -42,6 +42,7 @@ export interface PaymentReceipt {
   chargedAt: string;
 }
 
+/** `POST /refunds` body: a full refund of the charge made under `paymentKey`. */
 export const refundRequestSchema = z.strictObject({
   /** The refund's own key: the same key again answers the same refund, never a second one. */
   idempotencyKey: z.string().min(1).max(200),
@@ -49,6 +50,7 @@ export const refundRequestSchema = z.strictObject({
   paymentKey: z.string().min(1).max(200),
   reason: z.string().max(500).optional(),
 });
+/** A refund request as the client sends it and the package validates it. */
 export type RefundRequest = z.infer<typeof refundRequestSchema>;
 
 /** `POST /refunds` 200: the whole amount of the payment was given back. */
@@ -65,7 +67,10 @@ export interface RefundReceipt {
   refundedAt: string;
 }
 
-/** `GET /payments/:key` 200; a key with neither a charge nor a request in progress is a 404. */
+/**
+ * `GET /payments/:key` 200 (`pending` comes with `Retry-After: 1`); a key with neither a charge
+ * nor a request in progress is a 404 `payment_not_found`.
+ */
 export type PaymentLookup =
   | { status: 'charged'; receipt: PaymentReceipt; refund: RefundReceipt | null }
   | { status: 'pending' };

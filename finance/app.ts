@@ -5,10 +5,11 @@
  * slow, flaky or down. Nothing here listens; see `main.ts`.
  *
  * The three money endpoints share one fault queue: a queued fault applies to the next request of
- * any of them, and `down` answers 503 on all three. While a payment request is being processed
- * (from its arrival until the charge decision, a slow sleep or a held `late-charge` included)
- * its key is pending: a second request with that key answers 409 `idempotency_key_in_use`, a
- * lookup answers "pending" and a refund 409 `payment_pending`, as a real provider's would.
+ * any of them, and `down` answers 503 on all three; `slow` delays payments and refunds only.
+ * While a payment request is being processed (from its arrival until the charge decision: a slow
+ * sleep, a `hang` while the client waits and a held `late-charge` included) its key is pending:
+ * a second request with that key answers 409 `idempotency_key_in_use`, a lookup answers
+ * "pending" and a refund 409 `payment_pending`, as a real provider's would.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -229,8 +230,9 @@ export function createFinanceApp(options: FinanceOptions): {
     };
     try {
       const { mode, latencyMs } = state.modeSettings;
-      // The work is done after the sleep even if the client has gone: it did not cancel it.
-      if (mode === 'slow') await sleep(latencyMs);
+      // Only the calls that move money are slow, so a lookup can watch one in progress. The work
+      // is done after the sleep even if the client has gone: it did not cancel it.
+      if (mode === 'slow' && call.what !== 'lookup') await sleep(latencyMs);
 
       const fault = pickFault();
       if (fault === 'hang') {

@@ -70,7 +70,7 @@ export function retryLater(code: string, reason: string): Answer {
   return { ...errorAnswer(409, code, reason), headers: { 'Retry-After': '1' } };
 }
 
-/** `GET /payments/:key`: the charge with its refund, "pending" while undecided, else a 404. */
+/** `GET /payments/:key`: the charge with its refund, "pending" (come back in 1 s), else a 404. */
 export function lookupPayment(key: string, state: FinanceState): Answer {
   const charge = state.chargeFor(key);
   if (charge) {
@@ -81,7 +81,9 @@ export function lookupPayment(key: string, state: FinanceState): Answer {
     };
     return { status: 200, body };
   }
-  if (state.isPaymentPending(key)) return { status: 200, body: { status: 'pending' } };
+  if (state.isPaymentPending(key)) {
+    return { status: 200, body: { status: 'pending' }, headers: { 'Retry-After': '1' } };
+  }
   return errorAnswer(404, 'payment_not_found', `no payment under key ${key}`);
 }
 

@@ -490,6 +490,16 @@ void describe('modes and faults', () => {
       assert.equal(record.charges, 1);
     }));
 
+  void test('flaky mode picks among the transient faults only: the top draw is status-503-empty', () =>
+    withFinance({ random: randomSequence(0.1, 0.999) }, async ({ url }) => {
+      await setMode(url, { mode: 'flaky', failureRate: 0.5 });
+      const request = paymentRequest();
+      const response = await pay(url, request);
+      assert.equal(response.status, 503);
+      assert.equal(await response.text(), '');
+      assert.equal((await chargesFor(url, request.idempotencyKey)).charges, 0);
+    }));
+
   void test('slow mode adds latencyMs before answering', () =>
     withFinance({}, async ({ url }) => {
       await setMode(url, { mode: 'slow', latencyMs: 150 });
