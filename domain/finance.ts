@@ -146,6 +146,14 @@ export interface KeyActivity extends ChargeRecord {
 }
 
 /** `GET /faults`: what is queued, every call left hanging, and the keys being processed now. */
+/**
+ * Which calls a queued fault is for: payments by default (tests and demos script the payment's
+ * answers; a lookup made after a lost answer must not eat the next payment's fault), lookups,
+ * refunds, or `any`: whichever money call comes first.
+ */
+export const FAULT_ENDPOINTS = ['payment', 'lookup', 'refund', 'any'] as const;
+export type FaultEndpoint = (typeof FAULT_ENDPOINTS)[number];
+
 export interface FaultsReport {
   faults: FinanceFault[];
   hung: { idempotencyKey: string | null; at: string }[];

@@ -4,8 +4,9 @@
  * `POST /refunds` gives a charge back, and a few control endpoints let tests and demos make it
  * slow, flaky or down. Nothing here listens; see `main.ts`.
  *
- * The three money endpoints share one fault queue: a queued fault applies to the next request of
- * any of them, and `down` answers 503 on all three; `slow` delays payments and refunds only.
+ * Queued faults are for payments unless queued for another endpoint (`POST /faults` with
+ * `endpoint`: `lookup`, `refund` or `any`); `down` answers 503 on all three money endpoints and
+ * `flaky` fails a share of all three; `slow` delays payments and refunds only.
  * While a payment request is being processed (from its arrival until the charge decision: a slow
  * sleep, a `hang` while the client waits and a held `late-charge` included) its key is pending:
  * a second request with that key answers 409 `idempotency_key_in_use`, a lookup answers
@@ -15,6 +16,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import {
+  FAULT_ENDPOINTS,
   FINANCE_FAULTS,
   PAYMENT_PATH,
   PAYMENTS_PATH,
@@ -122,7 +124,10 @@ const FAULT_ANSWERS: Record<CannedFault, Answer | RawAnswer> = {
   'status-503-empty': { status: 503, contentType: null, text: '' },
 };
 
-const faultsSchema = z.strictObject({ faults: z.array(z.enum(FINANCE_FAULTS)).max(1000) });
+const faultsSchema = z.strictObject({
+  faults: z.array(z.enum(FINANCE_FAULTS)).max(1000),
+  endpoint: z.enum(FAULT_ENDPOINTS).optional(),
+});
 
 type MoneyEndpoint = 'payment' | 'lookup' | 'refund';
 
@@ -153,8 +158,8 @@ export function createFinanceApp(options: FinanceOptions): {
   const state = new FinanceState();
 
   /** A queued fault wins over the mode, so tests get exact sequences whatever the mode. */
-  function pickFault(): FinanceFault | undefined {
-    const queued = state.takeFault();
+  function pickFault(what: MoneyEndpoint): FinanceFault | undefined {
+    const queued = state.takeFault(what);
     if (queued) return queued;
     const { mode, failureRate } = state.modeSettings;
     if (mode === 'down') return 'status-503';
@@ -234,7 +239,7 @@ export function createFinanceApp(options: FinanceOptions): {
       // is done after the sleep even if the client has gone: it did not cancel it.
       if (mode === 'slow' && call.what !== 'lookup') await sleep(latencyMs);
 
-      const fault = pickFault();
+      const fault = pickFault(call.what);
       if (fault === 'hang') {
         hang(res, call, onClientGone);
       } else if (fault === 'late-charge') {
@@ -359,8 +364,12 @@ export function createFinanceApp(options: FinanceOptions): {
     .post(jsonBody, (req, res) => {
       const body = parseBody(faultsSchema, req, res);
       if (!body) return;
-      state.queueFaults(body.faults);
-      logger.info('faults queued', { added: body.faults, queued: state.faults });
+      state.queueFaults(body.faults, body.endpoint);
+      logger.info('faults queued', {
+        added: body.faults,
+        endpoint: body.endpoint ?? 'payment',
+        queued: state.faults,
+      });
       res.json({ faults: state.faults });
     })
     .delete((_req, res) => {

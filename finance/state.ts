@@ -6,6 +6,7 @@
 import type {
   ChargeRecord,
   KeyActivity,
+  FaultEndpoint,
   FinanceFault,
   FinanceModeSettings,
   PaymentReceipt,
@@ -46,7 +47,7 @@ function withDefaults(settings: FinanceModeSettings): ModeSettings {
 
 export class FinanceState {
   private settings: ModeSettings = withDefaults({ mode: 'normal' });
-  private queuedFaults: FinanceFault[] = [];
+  private queuedFaults: { fault: FinanceFault; endpoint: FaultEndpoint }[] = [];
   private readonly keys = new Map<string, KeyHistory>();
   private readonly hangs: HungRequest[] = [];
   /** Requests in progress per payment key: from arrival until the charge decision. */
@@ -66,21 +67,27 @@ export class FinanceState {
     return this.modeSettings;
   }
 
+  /** The queued faults in order, whichever endpoint each is for. */
   get faults(): FinanceFault[] {
-    return [...this.queuedFaults];
+    return this.queuedFaults.map(({ fault }) => fault);
   }
 
-  queueFaults(faults: FinanceFault[]): void {
-    this.queuedFaults.push(...faults);
+  /** Queues faults for the next calls of one money endpoint (`any`: of whichever comes first). */
+  queueFaults(faults: FinanceFault[], endpoint: FaultEndpoint = 'payment'): void {
+    this.queuedFaults.push(...faults.map((fault) => ({ fault, endpoint })));
   }
 
   clearFaults(): void {
     this.queuedFaults = [];
   }
 
-  /** The fault for the payment call being handled now, if one is queued. */
-  takeFault(): FinanceFault | undefined {
-    return this.queuedFaults.shift();
+  /** The first fault queued for this endpoint's call being handled now, if any. */
+  takeFault(endpoint: Exclude<FaultEndpoint, 'any'>): FinanceFault | undefined {
+    const index = this.queuedFaults.findIndex(
+      (queued) => queued.endpoint === endpoint || queued.endpoint === 'any',
+    );
+    if (index < 0) return undefined;
+    return this.queuedFaults.splice(index, 1)[0]?.fault;
   }
 
   noteHang(key: string | null, at: Date = new Date()): void {

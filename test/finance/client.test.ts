@@ -241,7 +241,13 @@ void describe('finance client (real simulator on loopback)', () => {
 
     void test('a 503, an HTML 502 or an empty 503 is unavailable, never not_found', async () => {
       const key = await chargedKey();
-      await finance.queueFaults('status-503', 'status-502-html', 'status-503-empty', 'reject-html');
+      await finance.queueFaultsFor(
+        'lookup',
+        'status-503',
+        'status-502-html',
+        'status-503-empty',
+        'reject-html',
+      );
       for (const status of [503, 502, 503, 400]) {
         const outcome = await client.lookup(key);
         assert.ok(outcome.kind === 'unavailable', JSON.stringify(outcome));

@@ -396,7 +396,7 @@ void describe('finance simulator as a payment provider', () => {
 
     void test('drop on a refund still refunds; the replay gets the same refund', async () => {
       const { request } = await charged();
-      await finance.queueFaults('drop');
+      await finance.queueFaultsFor('refund', 'drop');
       const asked = refundOf(request.idempotencyKey);
       await assert.rejects(refund(asked), TypeError);
       const record = await finance.charges(request.idempotencyKey);
@@ -405,9 +405,9 @@ void describe('finance simulator as a payment provider', () => {
       assert.equal((await finance.charges(request.idempotencyKey)).refunds, 1);
     });
 
-    void test('one fault queue serves all three endpoints, in order of arrival', async () => {
+    void test('faults queued for any endpoint serve all three, in order of arrival', async () => {
       const { request } = await charged();
-      await finance.queueFaults('status-500', 'status-429', 'status-503');
+      await finance.queueFaultsFor('any', 'status-500', 'status-429', 'status-503');
       await expectError(await refund(refundOf(request.idempotencyKey)), 500, 'internal_error');
       const lookup = await fetch(`${finance.url}/payments/${request.idempotencyKey}`);
       assert.equal(lookup.headers.get('retry-after'), '1');
@@ -415,6 +415,14 @@ void describe('finance simulator as a payment provider', () => {
       await expectError(await pay(paymentRequest()), 503, 'unavailable');
       assert.equal((await finance.charges(request.idempotencyKey)).refunds, 0);
       assert.equal((await finance.lookup(request.idempotencyKey)).status, 'charged');
+    });
+
+    void test('faults queued for payments (the default) leave lookups and refunds alone', async () => {
+      const { request } = await charged();
+      await finance.queueFaults('status-503');
+      assert.equal((await finance.lookup(request.idempotencyKey)).status, 'charged');
+      await ok<RefundReceipt>(await refund(refundOf(request.idempotencyKey)));
+      await expectError(await pay(paymentRequest()), 503, 'unavailable');
     });
 
     void test('down mode answers 503 on payments, lookups and refunds', async () => {

@@ -5,6 +5,7 @@ import { createLogger } from '../../observability/logger';
 import {
   PAYMENTS_PATH,
   type ChargeRecord,
+  type FaultEndpoint,
   type FaultsReport,
   type FinanceErrorBody,
   type FinanceFault,
@@ -20,7 +21,10 @@ export type LookupAnswer = PaymentLookup | ({ status: 'not_found' } & FinanceErr
 export interface RunningFinance {
   url: string;
   setMode(settings: FinanceModeSettings): Promise<void>;
+  /** Faults for the next payment calls, in order. */
   queueFaults(...faults: FinanceFault[]): Promise<void>;
+  /** Faults for the next calls of another money endpoint (lookups, refunds, or any). */
+  queueFaultsFor(endpoint: FaultEndpoint, ...faults: FinanceFault[]): Promise<void>;
   /** Back to normal mode with no queued faults. */
   reset(): Promise<void>;
   charges(idempotencyKey: string): Promise<ChargeRecord>;
@@ -62,6 +66,8 @@ export async function startFinance(
     url,
     setMode: async (settings) => void (await call(`${url}/mode`, 'PUT', settings)),
     queueFaults: async (...faults) => void (await call(`${url}/faults`, 'POST', { faults })),
+    queueFaultsFor: async (endpoint, ...faults) =>
+      void (await call(`${url}/faults`, 'POST', { faults, endpoint })),
     reset: async () => {
       await call(`${url}/faults`, 'DELETE');
       await call(`${url}/mode`, 'PUT', { mode: 'normal' });
