@@ -40,9 +40,8 @@ export interface OrderWorkers {
 }
 
 export async function createOrderWorkers(options: OrderWorkerOptions): Promise<OrderWorkers> {
-  const { recordOrderStatus, verifyCustomer, chargePayment } = createOrderActivities(
-    options.activities,
-  );
+  const { recordOrderStatus, verifyCustomer, chargePayment, lookupPayment, refundPayment } =
+    createOrderActivities(options.activities);
   const common = {
     connection: options.connection,
     namespace: options.namespace ?? 'default',
@@ -61,7 +60,8 @@ export async function createOrderWorkers(options: OrderWorkerOptions): Promise<O
   const payments = await Worker.create({
     ...common,
     taskQueue: paymentTaskQueue(options.taskQueue),
-    activities: { chargePayment },
+    // Everything that talks to the finance package, under the same rate cap.
+    activities: { chargePayment, lookupPayment, refundPayment },
     ...(options.paymentRatePerSecond
       ? { maxTaskQueueActivitiesPerSecond: options.paymentRatePerSecond }
       : {}),
