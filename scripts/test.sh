@@ -5,8 +5,14 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# Node 24 first on PATH before anything else runs (`npm test` may have been started by another
+# Node): provisioning, the checks and the test runner all use it.
+# shellcheck source=lib/node.sh
+source "$ROOT/scripts/lib/node.sh"
+use_node_24 "$ROOT"
 
-bash scripts/provision.sh --postgres --promtool --chromium
+bash scripts/provision.sh --postgres --promtool --chromium --compose --actionlint
+echo "== Node $(node -v) ($(command -v node))"
 
 started=$SECONDS
 echo "== lint (eslint)"
