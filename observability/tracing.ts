@@ -43,6 +43,8 @@ export interface Tracing {
   temporalPlugin: OpenTelemetryPlugin;
   /** What workers use: `temporalPlugin` when spans are exported, activity tracing only if not. */
   workerPlugin: WorkerPlugin;
+  /** Whether `workerPlugin` traces inside workflows (a prebuilt bundle must then carry it). */
+  workflowSpans: boolean;
   shutdown(): Promise<void>;
 }
 
@@ -90,6 +92,7 @@ export function startTracing(options: TracingOptions): Tracing {
             ],
           },
         }),
+    workflowSpans: exporting,
     shutdown: () => sdk.shutdown(),
   };
 }
