@@ -198,7 +198,9 @@ install_compose() {
     cd "$module"
     [ -f go.mod ] || go mod init local.invalid/compose-build >/dev/null 2>&1
     go get "github.com/docker/compose/v2/cmd@v$COMPOSE_VERSION"
-    go build -o "$BIN/docker-compose" github.com/docker/compose/v2/cmd
+    # Without the version stamped in, `docker-compose version` says "dev".
+    go build -ldflags "-X github.com/docker/compose/v2/internal.Version=v$COMPOSE_VERSION" \
+      -o "$BIN/docker-compose" github.com/docker/compose/v2/cmd
   )
   echo "$COMPOSE_VERSION" > "$BIN/.docker-compose-version"
 }
