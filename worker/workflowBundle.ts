@@ -9,18 +9,13 @@
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  bundleWorkflowCode,
-  DefaultLogger,
-  type WorkflowBundleOption,
-} from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, type WorkflowBundleOption } from '@temporalio/worker';
 
 const BUNDLE_FILES = { plain: 'workflow-bundle.js', traced: 'workflow-bundle-traced.js' };
 
 /** The OpenTelemetry plugin's workflow interceptors, as its `workflowModules` names them. */
-const TRACING_WORKFLOW_MODULE = require.resolve(
-  '@temporalio/interceptors-opentelemetry/lib/workflow-interceptors',
-);
+const TRACING_WORKFLOW_MODULE =
+  require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
 
 /** Where the bundle for `traced` lives in `dir` (by default, next to this module). */
 export function workflowBundlePath(traced: boolean, dir: string = __dirname): string {
