@@ -18,7 +18,9 @@ started=$SECONDS
 echo "== lint (eslint)"
 npx eslint . --max-warnings=0
 echo "== format (prettier)"
-npx prettier --check . >/dev/null && echo "all files formatted"
+# Not `… && echo`: under `set -e` a failure on the left of `&&` would not stop the script.
+npx prettier --check . >/dev/null
+echo "all files formatted"
 echo "== types (tsc)"
 npx tsc --noEmit -p tsconfig.json
 echo "== static checks passed in $((SECONDS - started)) s"
