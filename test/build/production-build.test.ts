@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -84,6 +84,22 @@ void describe('the production build (dist/)', () => {
     }
     assert.equal(existsSync(join(DIST, 'test')), false, 'tests are not part of the build');
     assert.equal(existsSync(join(DIST, 'scripts')), false, 'scripts are not part of the build');
+  });
+
+  void test('the compiled code requires no dev dependency (the image installs none)', () => {
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      devDependencies: Record<string, string>;
+    };
+    const dev = new Set(Object.keys(manifest.devDependencies));
+    const files = readdirSync(DIST, { recursive: true, encoding: 'utf8' }).filter(
+      (file) => file.endsWith('.js') && !file.startsWith('api/public/'),
+    );
+    for (const file of files) {
+      const code = readFileSync(join(DIST, file), 'utf8');
+      for (const [, name = ''] of code.matchAll(/require\("((?:@[^/"]+\/)?[^/"]+)[^"]*"\)/g)) {
+        assert.ok(!dev.has(name), `dist/${file} requires the dev dependency ${name}`);
+      }
+    }
   });
 
   void test('the built worker and API process an order end to end', async () => {
