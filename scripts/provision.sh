@@ -188,10 +188,23 @@ if $want_chromium; then
   fi
 fi
 
+# go_tool NAME VERSION INSTALL [NOTE]: runs the function INSTALL unless .tools/bin/NAME was built at
+# VERSION; a `go build` or `go install` binary does not know its own tag, so .NAME-version records it.
+go_tool() {
+  local name="$1" version="$2" install="$3" note="${4:-}"
+  if [ -x "$BIN/$name" ] && [ "$(cat "$BIN/.$name-version" 2>/dev/null)" = "$version" ]; then
+    log "$name $version: present"
+    return
+  fi
+  need go "install Go 1.24+ (https://go.dev/dl) to build $name."
+  [ -z "$note" ] || log "$name $version: $note"
+  step "$name $version (Go)" "$install"
+  echo "$version" > "$BIN/.$name-version"
+}
+
 # Compose's `config` subcommand parses, interpolates and validates the file against the Compose
 # Spec without talking to a Docker engine, which this machine does not have.
 install_compose() {
-  need go "install Go 1.24+ (https://go.dev/dl) to build the Docker Compose CLI."
   local module="$TOOLS/src/compose"
   mkdir -p "$module"
   (
@@ -202,26 +215,14 @@ install_compose() {
     go build -ldflags "-X github.com/docker/compose/v2/internal.Version=v$COMPOSE_VERSION" \
       -o "$BIN/docker-compose" github.com/docker/compose/v2/cmd
   )
-  echo "$COMPOSE_VERSION" > "$BIN/.docker-compose-version"
 }
 if $want_compose; then
-  if [ -x "$BIN/docker-compose" ] && [ "$(cat "$BIN/.docker-compose-version" 2>/dev/null)" = "$COMPOSE_VERSION" ]; then
-    log "Docker Compose $COMPOSE_VERSION: present"
-  else
-    log "Docker Compose $COMPOSE_VERSION: building from source; the first build takes about 2 minutes"
-    step "Docker Compose (go get + go build)" install_compose
-  fi
+  go_tool docker-compose "$COMPOSE_VERSION" install_compose "building from source (go get + go build); the first build takes 2-6 minutes"
 fi
 
 install_actionlint() {
-  need go "install Go 1.24+ (https://go.dev/dl) to build actionlint."
   GOBIN="$BIN" go install "github.com/rhysd/actionlint/cmd/actionlint@v$ACTIONLINT_VERSION"
-  echo "$ACTIONLINT_VERSION" > "$BIN/.actionlint-version"
 }
 if $want_actionlint; then
-  if [ -x "$BIN/actionlint" ] && [ "$(cat "$BIN/.actionlint-version" 2>/dev/null)" = "$ACTIONLINT_VERSION" ]; then
-    log "actionlint $ACTIONLINT_VERSION: present"
-  else
-    step "actionlint (go install)" install_actionlint
-  fi
+  go_tool actionlint "$ACTIONLINT_VERSION" install_actionlint
 fi
