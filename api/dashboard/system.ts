@@ -125,7 +125,7 @@ async function settle<T>(
   }
 }
 
-/** Reads a part; on a "no simulator" answer, says so instead of failing the whole answer. */
+/** The simulator's mode, or why there is none (demo tools off, or a real finance package). */
 async function financeMode(demo: DemoTools | null): Promise<FinanceModeState | NoSimulator> {
   if (!demo) return DEMO_OFF;
   try {

@@ -11,8 +11,11 @@ import { once } from 'node:events';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { startOrderWorkflow } from '../../clients/temporal';
+import { openDatabase } from '../../db';
 import { freshSqliteUrl } from '../support/database';
 import { startFinance, type RunningFinance } from '../support/finance';
+import { newOrder } from '../support/orders';
 import { createDevServerEnv } from '../support/temporal';
 import { waitFor } from '../support/wait';
 import { freeLoopbackPort } from '../../worker/metricsServer';
@@ -28,6 +31,9 @@ interface Started {
   output: () => string;
 }
 
+/** Every process the tests started, killed at the end if still running. */
+const running: Started[] = [];
+
 function startBuilt(entry: string, env: NodeJS.ProcessEnv): Started {
   // No --import tsx: the built output must run on Node alone.
   const child = spawn(process.execPath, [join(DIST, entry)], {
@@ -38,7 +44,9 @@ function startBuilt(entry: string, env: NodeJS.ProcessEnv): Started {
   let text = '';
   child.stdout?.on('data', (chunk: Buffer) => (text += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (text += chunk.toString()));
-  return { child, output: () => text };
+  const started = { child, output: () => text };
+  running.push(started);
+  return started;
 }
 
 function logLine(output: string, message: string): Record<string, unknown> | undefined {
@@ -50,10 +58,24 @@ function logLine(output: string, message: string): Record<string, unknown> | und
   return undefined;
 }
 
+/** The built worker, once it logged that it polls; fails with its output if it exits first. */
+async function startBuiltWorker(
+  env: NodeJS.ProcessEnv,
+): Promise<{ part: Started; ready: Record<string, unknown> }> {
+  const part = startBuilt('worker/main.js', { WORKER_SHUTDOWN_GRACE: '1s', ...env });
+  const ready = await waitFor(
+    'the built worker to start',
+    () => Promise.resolve(logLine(part.output(), 'worker started')),
+    (line) => line !== undefined || part.child.exitCode !== null,
+    { timeoutMs: 60_000, everyMs: 100 },
+  );
+  assert.ok(ready, `the worker exited:\n${part.output()}`);
+  return { part, ready };
+}
+
 void describe('the production build (dist/)', () => {
   let env: TestWorkflowEnvironment;
   let finance: RunningFinance;
-  const started: Started[] = [];
 
   before(async () => {
     const build = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/build.ts'], {
@@ -65,7 +87,7 @@ void describe('the production build (dist/)', () => {
     finance = await startFinance();
   });
   after(async () => {
-    for (const { child } of started) if (child.exitCode === null) child.kill('SIGKILL');
+    for (const { child } of running) if (child.exitCode === null) child.kill('SIGKILL');
     await finance?.close();
     await env?.teardown();
   });
@@ -113,19 +135,10 @@ void describe('the production build (dist/)', () => {
       LOG_LEVEL: 'info',
     };
     const metricsPort = await freeLoopbackPort();
-    const worker = startBuilt('worker/main.js', {
+    const { part: worker, ready } = await startBuiltWorker({
       ...common,
       WORKER_METRICS_PORT: String(metricsPort),
-      WORKER_SHUTDOWN_GRACE: '1s',
     });
-    started.push(worker);
-    const ready = await waitFor(
-      'the built worker to start',
-      () => Promise.resolve(logLine(worker.output(), 'worker started')),
-      (line) => line !== undefined || worker.child.exitCode !== null,
-      { timeoutMs: 60_000, everyMs: 100 },
-    );
-    assert.ok(ready, `the worker exited:\n${worker.output()}`);
     assert.equal(ready.workflowBundle, workflowBundlePath(false, join(DIST, 'worker')));
     console.log(`built worker: process start to polling in ${String(ready.startupMs)} ms`);
 
@@ -138,7 +151,6 @@ void describe('the production build (dist/)', () => {
       API_PORT: String(apiPort),
       OPERATOR_TOKEN: TOKEN,
     });
-    started.push(api);
     const base = `http://127.0.0.1:${apiPort}`;
     await waitFor(
       'the built API to answer',
@@ -179,5 +191,42 @@ void describe('the production build (dist/)', () => {
       const [code] = (await once(part.child, 'exit')) as [number | null];
       assert.equal(code, 0, `a graceful stop exits 0:\n${part.output()}`);
     }
+  });
+
+  void test('with spans exported, the built worker loads the traced bundle and processes an order', async () => {
+    const databaseUrl = freshSqliteUrl();
+    const taskQueue = `orders-traced-${Date.now()}`;
+    const { part: worker, ready } = await startBuiltWorker({
+      TEMPORAL_ADDRESS: env.address,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      DATABASE_URL: databaseUrl,
+      FINANCE_URL: finance.url,
+      WORKER_METRICS_PORT: '0',
+      LOG_LEVEL: 'info',
+      // Nothing listens there: spans are dropped, but the worker traces inside workflows.
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${await freeLoopbackPort()}`,
+    });
+    assert.equal(ready.workflowBundle, workflowBundlePath(true, join(DIST, 'worker')));
+    const db = await openDatabase(databaseUrl);
+    try {
+      const order = await db.orders.create(newOrder());
+      await startOrderWorkflow(
+        env.client,
+        { taskQueue, settings: { maxPaymentAttempts: 5, failedOrderWaitMs: 60_000 } },
+        order,
+      );
+      const row = await waitFor(
+        `order ${order.id} processed`,
+        () => db.orders.get(order.id),
+        (r) => r?.status === 'processed',
+        { timeoutMs: 60_000, everyMs: 250 },
+      );
+      assert.match(row?.paymentReference ?? '', /^PAY-/);
+    } finally {
+      await db.close();
+    }
+    worker.child.kill('SIGTERM');
+    const [code] = (await once(worker.child, 'exit')) as [number | null];
+    assert.equal(code, 0, worker.output());
   });
 });
