@@ -3,6 +3,7 @@
  * call. Built by a factory
  * so the worker and the tests hand in real dependencies of their choosing.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import type { FinanceClient, PaymentOutcome } from '../clients/finance';
 import { isPermanentWriteError } from '../db/errors';
@@ -85,6 +86,9 @@ export interface RefundResult {
  * start-to-close timeout, after the HTTP timeout has already been spent.
  */
 const SETTLE_WITHIN_MS = PAYMENT_START_TO_CLOSE_MS / 3;
+
+/** How long an attempt waits, at its end, for its attempt counter to be written. */
+const COUNT_WAIT_MS = 2_000;
 
 /** While the payment call is in flight, heartbeat so cancellation and a lost worker are noticed. */
 const HEARTBEAT_EVERY_MS = 1000;
@@ -211,9 +215,13 @@ export function createOrderActivities({
       // First: a slow database or a slow first request must not let the heartbeat timeout
       // expire and spend a payment attempt on something that is not the payment.
       const heartbeat = setInterval(() => context.heartbeat(), HEARTBEAT_EVERY_MS);
+      // The attempt counter is for people: it runs beside the call, and the attempt waits for it
+      // only briefly at the end, so a slow or failing database neither delays nor fails a payment.
+      const counted = countAttempt(input.orderId);
       try {
         return await charge(context, input);
       } finally {
+        await Promise.race([counted, sleep(COUNT_WAIT_MS, undefined, { ref: false })]);
         clearInterval(heartbeat);
       }
     },
@@ -308,6 +316,16 @@ export function createOrderActivities({
     },
   };
 
+  function countAttempt(orderId: string): Promise<void> {
+    return orders.recordPaymentAttempt(orderId).catch((error: unknown) => {
+      log.warn('payment attempt not counted in SQL', {
+        orderId,
+        reason: error instanceof Error ? error.message : String(error),
+        ...activityFields(),
+      });
+    });
+  }
+
   /** One payment attempt: the charge call, then, when its outcome is unknown, a lookup. */
   async function charge(context: Context, input: ChargeInput): Promise<ChargeResult> {
     const attempt = context.info.attempt;
@@ -315,13 +333,6 @@ export function createOrderActivities({
     const fields = { orderId: input.orderId, ...activityFields() };
     const attemptTimer = metrics.paymentDuration.startTimer();
     metrics.paymentAttempts.inc();
-    // The attempt counter is for people; the payment must not wait on it, nor fail with it.
-    orders.recordPaymentAttempt(input.orderId).catch((error: unknown) => {
-      log.warn('payment attempt not counted in SQL', {
-        ...fields,
-        reason: error instanceof Error ? error.message : String(error),
-      });
-    });
     const request = {
       idempotencyKey: key,
       orderId: input.orderId,
