@@ -5,8 +5,11 @@
 #   - Temporal's time-skipping test server (Java, from Maven Central) behind .tools/bin/temporal-test-server
 #   - with --postgres: a PostgreSQL server (Debian package) for the test suite
 #   - with --promtool: promtool (from Debian's prometheus package) into .tools/bin, for the alert rule tests
+#   - with --monitoring: Prometheus and Alertmanager (Debian's prometheus and prometheus-alertmanager
+#     packages, binaries and Prometheus' web assets only) into .tools, for the live alert test and
+#     `npm start -- --monitoring`
 #   - with --chromium: Debian's chromium at /usr/bin/chromium, for the dashboard's browser tests
-# Usage: scripts/provision.sh [--postgres] [--promtool] [--chromium]
+# Usage: scripts/provision.sh [--postgres] [--promtool] [--monitoring] [--chromium]
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,12 +22,14 @@ TEST_SERVER_VERSION="$(sed -n 's:.*<version>\(1\.[0-9.]*\)</version>.*:\1:p' "$R
 want_postgres=false
 want_promtool=false
 want_chromium=false
+want_monitoring=false
 for arg in "$@"; do
   case "$arg" in
     --postgres) want_postgres=true ;;
     --promtool) want_promtool=true ;;
     --chromium) want_chromium=true ;;
-    *) echo "provision: unknown argument $arg (usage: scripts/provision.sh [--postgres] [--promtool] [--chromium])" >&2; exit 2 ;;
+    --monitoring) want_monitoring=true ;;
+    *) echo "provision: unknown argument $arg (usage: scripts/provision.sh [--postgres] [--promtool] [--monitoring] [--chromium])" >&2; exit 2 ;;
   esac
 done
 
@@ -128,18 +133,23 @@ if $want_postgres; then
   fi
 fi
 
-# Only the promtool binary is taken out of the package (dpkg -x, not apt-get install): the rule
-# tests need promtool, and installing the package would also install and start a Prometheus daemon.
-install_promtool() {
+# Only binaries are taken out of Debian's packages (dpkg -x, not apt-get install): installing the
+# packages would also install and start Prometheus and Alertmanager as system daemons.
+# `extract_debs DIR PACKAGE...` downloads the packages and unpacks them all into DIR/root.
+extract_debs() {
+  local tmp="$1"; shift
   command -v dpkg >/dev/null 2>&1 \
-    || fail "promtool is missing and dpkg is not available; put a promtool binary (Prometheus 2.x) at $BIN/promtool."
-  apt_update "promtool is missing; put a promtool binary (Prometheus 2.x) at $BIN/promtool."
-  local tmp
-  tmp="$(mktemp -d)"
+    || fail "dpkg is not available; put Prometheus 2.x binaries ($*) into $BIN."
+  apt_update "Prometheus binaries are missing; put Prometheus 2.x binaries ($*) into $BIN."
   # apt's download sandbox user must be able to write here, or apt warns and downloads as root.
   chmod 0777 "$tmp"
-  (cd "$tmp" && apt-get download -qq prometheus)
-  dpkg -x "$tmp"/prometheus_*.deb "$tmp/root"
+  (cd "$tmp" && apt-get download -qq "$@")
+  for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$tmp/root"; done
+}
+install_promtool() {
+  local tmp
+  tmp="$(mktemp -d)"
+  extract_debs "$tmp" prometheus
   install -m 0755 "$tmp/root/usr/bin/promtool" "$BIN/promtool"
   rm -rf "$tmp"
 }
@@ -148,6 +158,28 @@ if $want_promtool; then
     log "promtool: present"
   else
     step "promtool (apt-get download prometheus, binary only)" install_promtool
+  fi
+fi
+
+# Debian's Prometheus serves its web UI from files (--web.local-assets), so those come along;
+# Debian's Alertmanager has no UI, only its API (/api/v2/alerts).
+install_monitoring() {
+  local tmp
+  tmp="$(mktemp -d)"
+  extract_debs "$tmp" prometheus prometheus-alertmanager
+  install -m 0755 "$tmp/root/usr/bin/prometheus" "$BIN/prometheus"
+  install -m 0755 "$tmp/root/usr/bin/prometheus-alertmanager" "$BIN/alertmanager"
+  install -m 0755 "$tmp/root/usr/bin/amtool" "$BIN/amtool"
+  rm -rf "$TOOLS/share/prometheus"
+  mkdir -p "$TOOLS/share"
+  cp -r "$tmp/root/usr/share/prometheus" "$TOOLS/share/prometheus"
+  rm -rf "$tmp"
+}
+if $want_monitoring; then
+  if [ -x "$BIN/prometheus" ] && [ -x "$BIN/alertmanager" ] && [ -d "$TOOLS/share/prometheus/web" ]; then
+    log "Prometheus and Alertmanager: present"
+  else
+    step "Prometheus and Alertmanager (apt-get download, binaries only)" install_monitoring
   fi
 fi
 
