@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
 # `npm start`: provisions what is missing, then runs the supervisor (scripts/start.ts).
+# `npm start -- --monitoring` also runs Prometheus, Alertmanager and the alert receiver.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-bash scripts/provision.sh
-exec node --import tsx scripts/start.ts
+provision=()
+for arg in "$@"; do
+  case "$arg" in
+    --monitoring) provision+=(--monitoring) ;;
+    *) echo "start: unknown argument $arg (usage: npm start [-- --monitoring])" >&2; exit 2 ;;
+  esac
+done
+bash scripts/provision.sh "${provision[@]}"
+exec node --import tsx scripts/start.ts "$@"
