@@ -161,8 +161,12 @@ if $want_promtool; then
   fi
 fi
 
-# Debian's Prometheus serves its web UI from files (--web.local-assets), so those come along;
-# Debian's Alertmanager has no UI, only its API (/api/v2/alerts).
+# Debian's Prometheus serves its (classic) web UI from files (--web.local-assets, pages under
+# /classic/), so those come along. Debian's Alertmanager has no UI, only its API
+# (/api/v2/alerts), and reads its built-in notification templates from a fixed path,
+# /usr/share/prometheus/alertmanager: those two files (no program, no service) are the only
+# thing installed outside .tools.
+AM_TEMPLATES=/usr/share/prometheus/alertmanager
 install_monitoring() {
   local tmp
   tmp="$(mktemp -d)"
@@ -173,10 +177,14 @@ install_monitoring() {
   rm -rf "$TOOLS/share/prometheus"
   mkdir -p "$TOOLS/share"
   cp -r "$tmp/root/usr/share/prometheus" "$TOOLS/share/prometheus"
+  for template in default.tmpl email.tmpl; do
+    as_root install -D -m 0644 "$tmp/root$AM_TEMPLATES/$template" "$AM_TEMPLATES/$template"
+  done
   rm -rf "$tmp"
 }
 if $want_monitoring; then
-  if [ -x "$BIN/prometheus" ] && [ -x "$BIN/alertmanager" ] && [ -d "$TOOLS/share/prometheus/web" ]; then
+  if [ -x "$BIN/prometheus" ] && [ -x "$BIN/alertmanager" ] && [ -d "$TOOLS/share/prometheus/web" ] \
+    && [ -f "$AM_TEMPLATES/default.tmpl" ]; then
     log "Prometheus and Alertmanager: present"
   else
     step "Prometheus and Alertmanager (apt-get download, binaries only)" install_monitoring

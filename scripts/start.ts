@@ -176,7 +176,7 @@ async function main(): Promise<void> {
     });
     for (const part of Object.values(monitoring.parts)) supervise(part);
     monitoringLines = `
-    Prometheus         ${monitoring.prometheusUrl}   (alert rules and their state: /alerts)
+    Prometheus         ${monitoring.prometheusUrl}/classic/graph   (alert list: /classic/alerts)
     Alertmanager       ${monitoring.alertmanagerUrl}/api/v2/alerts   (no UI in Debian's build)
     Alert receiver     ${monitoring.receiverUrl}/notifications   (record: ${monitoring.notificationsFile})`;
   }
