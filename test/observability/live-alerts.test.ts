@@ -52,6 +52,11 @@ let outageFailuresResolved: Promise<NotificationRecord> | undefined;
 
 const since = (ms: number) => `+${Math.round((ms - startedAt) / 1000)} s`;
 
+/** What the test did, when: the receiver's record is read against these lines. */
+function step(what: string): void {
+  console.log(`[live-alerts] ${new Date().toISOString()} (${since(Date.now())}) ${what}`);
+}
+
 function hostPort(url: string): string {
   return new URL(url).host;
 }
@@ -219,7 +224,7 @@ before(async () => {
     const up = await monitoring.query('up');
     return up.length >= 5 && up.every((s) => s.value === 1);
   });
-  console.log(`[live-alerts] system and monitoring up after ${since(Date.now())}`);
+  step('system and monitoring up');
 });
 
 after(async () => {
@@ -230,13 +235,14 @@ after(async () => {
   }
   await stack?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
-  console.log(`[live-alerts] done after ${since(Date.now())}; record in ${RESULTS}/alerts.jsonl`);
+  step(`done; the receiver's record is in ${RESULTS}/alerts.jsonl`);
 });
 
 void test('every payment failing even with retries pages once; the orders it fails wait behind it', async () => {
   const begin = Date.now();
   await setFinance({ mode: 'down' });
   const load = startLoad(1);
+  step('finance down, an order a second');
   try {
     const page = await notified({
       alertname: 'PaymentsAllFailing',
@@ -246,7 +252,9 @@ void test('every payment failing even with retries pages once; the orders it fai
     assert.equal(page.receiver, 'pager');
     // Orders run out of attempts meanwhile; Alertmanager holds their OrderFailed back.
     await suppressed('OrderFailed', { reason: 'retries_exhausted' });
+    step('OrderFailed(retries_exhausted) inhibited in Alertmanager');
     await setFinance({ mode: 'normal' });
+    step('finance normal');
     const resolved = await notified({
       alertname: 'PaymentsAllFailing',
       status: 'resolved',
@@ -298,6 +306,7 @@ void test('a broken order pages, occasional retries do not, and orders faster th
   assert.equal(broken.status, 201, broken.error ?? '');
   // Eight orders a second against a payment rate cap of four.
   const load = startLoad(8);
+  step('finance flaky at 5%, a broken order, then eight orders a second');
   let placed = 0;
   try {
     const orderPage = await notified({
@@ -314,6 +323,7 @@ void test('a broken order pages, occasional retries do not, and orders faster th
       90_000,
     );
     placed = await load.stop();
+    step('load stopped');
     const queueResolved = await notified(
       { alertname: 'OrdersQueueGrowing', status: 'resolved', startedAfter: begin },
       90_000,
@@ -331,7 +341,7 @@ void test('a broken order pages, occasional retries do not, and orders faster th
     placed ||= await load.stop();
     await setFinance({ mode: 'normal' });
   }
-  console.log(`[live-alerts] placed ${placed} orders under load`);
+  step(`placed ${placed} orders under load; finance normal`);
 
   // Retries did happen, no order failed for any reason but the broken one, and nothing paged.
   const transient =
@@ -367,6 +377,7 @@ void test('the database above its quota pages and resolves when the quota is rai
   const size = await scalar('max(database_size_bytes)');
   const raisedAt = Date.now();
   await restartApiWithQuota(Math.round(size * 100));
+  step('API restarted with a raised quota');
   const storageResolved = await notified({
     alertname: 'DatabaseStorageAlmostFull',
     status: 'resolved',
@@ -398,6 +409,7 @@ void test('the worker and the API killed page, the per-worker alert waits behind
   }
   const begin = Date.now();
   await Promise.all([stack.parts.worker.kill(), stack.parts.api.kill()]);
+  step('worker and API killed');
   const noWorker = await notified({
     alertname: 'NoWorkerUp',
     status: 'firing',
@@ -410,6 +422,7 @@ void test('the worker and the API killed page, the per-worker alert waits behind
   await suppressed('WorkerDown');
   const workerDownAt = Date.now();
   await Promise.all([stack.restart('worker'), stack.restart('api')]);
+  step('worker and API restarted');
   const noWorkerResolved = await notified({
     alertname: 'NoWorkerUp',
     status: 'resolved',
