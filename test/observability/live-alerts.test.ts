@@ -16,7 +16,7 @@ import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NotificationRecord } from '../../observability/receiver/receiver';
-import { orderBody, postOrder } from '../../scripts/lib/load';
+import { orderBody, postOrder, type PostAnswer } from '../../scripts/lib/load';
 import { startMonitoring, type Monitoring } from '../../scripts/lib/monitoring';
 import { startStack, type Stack } from '../../scripts/lib/stack';
 import { freshPostgresUrl } from '../support/database';
@@ -26,7 +26,8 @@ import { allPanels, metricNamesIn, readDashboard, readRules } from './support';
 const TIME_DIVISOR = 30;
 /** A process restart takes several seconds here, as in production: that is not an outage. */
 const MIN_FOR = '10s';
-const INTERVAL = '1s';
+/** Scrapes and evaluations; a scrape may take this long on a busy machine before it counts as down. */
+const INTERVAL = '2s';
 /** Far below the size of a fresh orders database: the storage alert fires from the start. */
 const SMALL_QUOTA_BYTES = 1_000_000;
 const RESULTS = resolve(__dirname, '../../test-results/live-alerts');
@@ -49,6 +50,7 @@ let startedAt: number;
 /** Alert name → how this run proved it fires and resolves. */
 const exercised = new Map<string, string>();
 let outageFailuresResolved: Promise<NotificationRecord> | undefined;
+let storageScenario: Promise<void> | undefined;
 
 const since = (ms: number) => `+${Math.round((ms - startedAt) / 1000)} s`;
 
@@ -67,9 +69,14 @@ interface Match {
   status: 'firing' | 'resolved';
   /** Only alerts that started at or after this time (ms since epoch). */
   startedAfter?: number;
+  /** Only notifications received at or after this time: a resolution after the cause was removed. */
+  receivedAfter?: number;
 }
 
 function matches(record: NotificationRecord, match: Match): boolean {
+  if (match.receivedAfter !== undefined && Date.parse(record.receivedAt) < match.receivedAfter) {
+    return false;
+  }
   return record.alerts.some(
     (alert) =>
       alert.status === match.status &&
@@ -163,19 +170,29 @@ async function setFinance(settings: Record<string, unknown>): Promise<void> {
   assert.equal(response.status, 200, await response.text());
 }
 
-/** Posts orders at a fixed rate, without waiting for answers, until stopped. */
-function startLoad(ratePerSecond: number): { stop(): Promise<number> } {
-  const calls: Promise<unknown>[] = [];
+/** Posts orders at a fixed rate, without waiting for answers, until stopped; then their ids. */
+function startLoad(ratePerSecond: number): { stop(): Promise<string[]> } {
+  const calls: Promise<PostAnswer>[] = [];
   const timer = setInterval(() => {
     calls.push(postOrder(stack.apiUrl, orderBody()));
   }, 1000 / ratePerSecond);
+  let stopped: Promise<string[]> | undefined;
   return {
-    async stop() {
+    stop() {
       clearInterval(timer);
-      await Promise.all(calls);
-      return calls.length;
+      stopped ??= Promise.all(calls).then((answers) =>
+        answers.flatMap((answer) => (answer.orderId ? [answer.orderId] : [])),
+      );
+      return stopped;
     },
   };
+}
+
+/** The ids of every failed order (the test makes far fewer than a page of them). */
+async function failedOrderIds(): Promise<Set<string>> {
+  const response = await fetch(`${stack.apiUrl}/api/orders?status=failed&limit=200`);
+  const body = (await response.json()) as { orders: { id: string }[] };
+  return new Set(body.orders.map((order) => order.id));
 }
 
 /** Restarts the API with another DATABASE_QUOTA_BYTES (a raised or lowered storage quota). */
@@ -201,7 +218,7 @@ before(async () => {
       FAILED_ORDER_WAIT: '5s',
       FINANCE_TIMEOUT: '2s',
       // The payments' rate cap is what makes the queue grow under load.
-      PAYMENT_RATE_PER_SECOND: '4',
+      PAYMENT_RATE_PER_SECOND: '3',
       DATABASE_QUOTA_BYTES: String(SMALL_QUOTA_BYTES),
       LOG_LEVEL: 'warn',
     },
@@ -239,63 +256,57 @@ after(async () => {
 });
 
 void test('every payment failing even with retries pages once; the orders it fails wait behind it', async () => {
+  // The API's quota is raised meanwhile (an API restart); the storage test awaits the outcome.
+  storageScenario = raiseTheQuota();
+  storageScenario.catch(() => undefined);
   const begin = Date.now();
   await setFinance({ mode: 'down' });
-  const load = startLoad(1);
-  step('finance down, an order a second');
+  const load = startLoad(0.5);
+  step('finance down, an order every two seconds');
+  let normalAt = Date.now();
   try {
-    const page = await notified({
-      alertname: 'PaymentsAllFailing',
-      status: 'firing',
-      startedAfter: begin,
-    });
+    const page = await notified(
+      { alertname: 'PaymentsAllFailing', status: 'firing', startedAfter: begin },
+      90_000,
+    );
     assert.equal(page.receiver, 'pager');
     // Orders run out of attempts meanwhile; Alertmanager holds their OrderFailed back.
     await suppressed('OrderFailed', { reason: 'retries_exhausted' });
     step('OrderFailed(retries_exhausted) inhibited in Alertmanager');
     await setFinance({ mode: 'normal' });
+    normalAt = Date.now();
     step('finance normal');
     const resolved = await notified({
       alertname: 'PaymentsAllFailing',
       status: 'resolved',
-      startedAfter: begin,
+      receivedAfter: normalAt,
     });
     prove('PaymentsAllFailing', page, resolved);
   } finally {
     await setFinance({ mode: 'normal' });
     await load.stop();
   }
-  // Once the outage is over, the failed orders are told (a warning, to retry them), then resolve.
+  // The failed orders are told as a warning (to retry them), and resolve 10 compressed minutes
+  // after the last failure: the next scenario waits for that.
   const failed = await notified({
     alertname: 'OrderFailed',
     labels: { reason: 'retries_exhausted' },
     status: 'firing',
     startedAfter: begin,
   });
-  const outage = (await monitoring.notifications()).find((r) =>
-    matches(r, { alertname: 'PaymentsAllFailing', status: 'resolved', startedAfter: begin }),
-  );
-  const outageEnd = Date.parse(
-    outage?.alerts.find((a) => a.labels.alertname === 'PaymentsAllFailing')?.endsAt ?? '',
-  );
-  assert.ok(
-    Date.parse(failed.receivedAt) >= outageEnd,
-    'OrderFailed(retries_exhausted) reached the receiver while the outage page was firing',
-  );
   assert.equal(failed.receiver, 'team-chat');
-  // It resolves 10 (compressed) minutes after the last failure: the next scenario waits for that.
   outageFailuresResolved = notified({
     alertname: 'OrderFailed',
     labels: { reason: 'retries_exhausted' },
     status: 'resolved',
-    startedAfter: begin,
+    receivedAfter: normalAt,
   });
+  outageFailuresResolved.catch(() => undefined);
 });
 
 void test('a broken order pages, occasional retries do not, and orders faster than processed page the queue', async () => {
   const begin = Date.now();
   const transientBefore = await scalar('sum(payment_attempt_failures_total{class="transient"})');
-  const otherFailuresBefore = await scalar('sum(orders_failed_total{reason!="rejected"})');
   // A few payment calls fail (5xx, 429, hangs, dropped answers) and are retried.
   await setFinance({ mode: 'flaky', failureRate: 0.05 });
   // Dated in the year 3000: the finance package rejects it for good.
@@ -304,10 +315,10 @@ void test('a broken order pages, occasional retries do not, and orders faster th
     datePlaced: '3000-01-01T00:00:00.000Z',
   });
   assert.equal(broken.status, 201, broken.error ?? '');
-  // Eight orders a second against a payment rate cap of four.
-  const load = startLoad(8);
-  step('finance flaky at 5%, a broken order, then eight orders a second');
-  let placed = 0;
+  // Six orders a second against a payment rate cap of three.
+  const load = startLoad(6);
+  step('finance flaky at 5%, a broken order, then six orders a second');
+  let placed: string[] = [];
   try {
     const orderPage = await notified({
       alertname: 'OrderFailed',
@@ -323,9 +334,10 @@ void test('a broken order pages, occasional retries do not, and orders faster th
       90_000,
     );
     placed = await load.stop();
+    const stoppedAt = Date.now();
     step('load stopped');
     const queueResolved = await notified(
-      { alertname: 'OrdersQueueGrowing', status: 'resolved', startedAfter: begin },
+      { alertname: 'OrdersQueueGrowing', status: 'resolved', receivedAfter: stoppedAt },
       90_000,
     );
     prove('OrdersQueueGrowing', queuePage, queueResolved);
@@ -338,65 +350,69 @@ void test('a broken order pages, occasional retries do not, and orders faster th
     prove('OrderFailed', orderPage, orderResolved);
     await outageFailuresResolved;
   } finally {
-    placed ||= await load.stop();
+    placed = await load.stop();
     await setFinance({ mode: 'normal' });
   }
-  step(`placed ${placed} orders under load; finance normal`);
+  step(`placed ${placed.length} orders under load; finance normal`);
 
   // Retries did happen, no order failed for any reason but the broken one, and nothing paged.
   const transient =
     (await scalar('sum(payment_attempt_failures_total{class="transient"})')) - transientBefore;
   assert.ok(transient > 0, 'flaky mode caused no retried attempt');
-  assert.equal(
-    (await scalar('sum(orders_failed_total{reason!="rejected"})')) - otherFailuresBefore,
-    0,
-    'an order failed for a reason other than the rejection',
+  const failed = await failedOrderIds();
+  assert.ok(broken.orderId && failed.has(broken.orderId), 'the broken order is not failed');
+  assert.deepEqual(
+    placed.filter((id) => failed.has(id)),
+    [],
+    'orders of the load failed although their attempts were only occasionally refused',
   );
-  const pages = (await monitoring.notifications()).filter(
-    (record) =>
-      matches(record, { alertname: 'PaymentsAllFailing', status: 'firing', startedAfter: begin }) ||
-      record.alerts.some(
-        (a) =>
-          a.labels.alertname === 'OrderFailed' &&
-          a.labels.reason !== 'rejected' &&
-          Date.parse(a.startsAt) >= begin,
-      ),
+  const pages = (await monitoring.notifications()).filter((record) =>
+    matches(record, { alertname: 'PaymentsAllFailing', status: 'firing', startedAfter: begin }),
   );
-  assert.deepEqual(pages, [], 'retries paged');
+  assert.deepEqual(pages, [], 'retries paged as an outage');
 });
 
-void test('the database above its quota pages and resolves when the quota is raised; waiting activities resolve', async () => {
-  // The API started with a quota far below the database's size.
-  const storagePage = await notified({
+/**
+ * The API started with a quota far below the database's size; it is restarted with a raised one.
+ * The old API's ratio stops when it stops, so the resolution comes during or after the restart.
+ */
+async function raiseTheQuota(): Promise<void> {
+  const page = await notified({
     alertname: 'DatabaseStorageAlmostFull',
     status: 'firing',
     startedAfter: startedAt,
   });
-  assert.equal(storagePage.receiver, 'team-chat');
-  assert.ok((await scalar('orders:database_storage_used:ratio')) > 1);
+  assert.equal(page.receiver, 'team-chat');
   const size = await scalar('max(database_size_bytes)');
+  assert.ok(size > SMALL_QUOTA_BYTES, `database of ${size} bytes`);
   const raisedAt = Date.now();
   await restartApiWithQuota(Math.round(size * 100));
   step('API restarted with a raised quota');
-  const storageResolved = await notified({
+  const resolved = await notified({
     alertname: 'DatabaseStorageAlmostFull',
     status: 'resolved',
-    startedAfter: startedAt,
+    receivedAfter: raisedAt,
   });
-  assert.ok(Date.parse(storageResolved.receivedAt) >= raisedAt);
   await until('the storage ratio below 80%', async () => {
     const ratio = await monitoring.query('orders:database_storage_used:ratio');
     return ratio.length === 1 && (ratio[0]?.value ?? 1) < 0.8;
   });
-  prove('DatabaseStorageAlmostFull', storagePage, storageResolved);
+  prove('DatabaseStorageAlmostFull', page, resolved);
+}
 
+void test('the database above its quota pages and resolves when the quota is raised; waiting activities resolve', async () => {
+  await storageScenario;
   // Payments waited behind the rate cap (under load, and when retries piled up in the outage).
   const waitsPage = await notified(
     { alertname: 'ActivityScheduleToStartHigh', status: 'firing', startedAfter: startedAt },
     30_000,
   );
   const waitsResolved = await notified(
-    { alertname: 'ActivityScheduleToStartHigh', status: 'resolved', startedAfter: startedAt },
+    {
+      alertname: 'ActivityScheduleToStartHigh',
+      status: 'resolved',
+      receivedAfter: Date.parse(waitsPage.receivedAt),
+    },
     120_000,
   );
   prove('ActivityScheduleToStartHigh', waitsPage, waitsResolved);
@@ -421,17 +437,18 @@ void test('the worker and the API killed page, the per-worker alert waits behind
   await until('WorkerDown firing in Prometheus', () => firingInPrometheus('WorkerDown'));
   await suppressed('WorkerDown');
   const workerDownAt = Date.now();
+  const restartAt = Date.now();
   await Promise.all([stack.restart('worker'), stack.restart('api')]);
   step('worker and API restarted');
   const noWorkerResolved = await notified({
     alertname: 'NoWorkerUp',
     status: 'resolved',
-    startedAfter: begin,
+    receivedAfter: restartAt,
   });
   const apiResolved = await notified({
     alertname: 'ApiDown',
     status: 'resolved',
-    startedAfter: begin,
+    receivedAfter: restartAt,
   });
   await until(
     'WorkerDown resolved in Prometheus',
