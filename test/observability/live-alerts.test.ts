@@ -105,6 +105,15 @@ async function notified(match: Match, timeoutMs = 60_000): Promise<NotificationR
   }
 }
 
+/** The OrderFailed notification of one failure reason. */
+function orderFailed(
+  reason: string,
+  status: Match['status'],
+  when: Pick<Match, 'startedAfter' | 'receivedAfter'>,
+): Promise<NotificationRecord> {
+  return notified({ alertname: 'OrderFailed', labels: { reason }, status, ...when });
+}
+
 /** Records a firing and a resolved notification of the same alert as the proof it was exercised. */
 function prove(name: string, firing: NotificationRecord, resolved: NotificationRecord): void {
   exercised.set(
@@ -288,17 +297,9 @@ void test('every payment failing even with retries pages once; the orders it fai
   }
   // The failed orders are told as a warning (to retry them), and resolve 10 compressed minutes
   // after the last failure: the next scenario waits for that.
-  const failed = await notified({
-    alertname: 'OrderFailed',
-    labels: { reason: 'retries_exhausted' },
-    status: 'firing',
-    startedAfter: begin,
-  });
+  const failed = await orderFailed('retries_exhausted', 'firing', { startedAfter: begin });
   assert.equal(failed.receiver, 'team-chat');
-  outageFailuresResolved = notified({
-    alertname: 'OrderFailed',
-    labels: { reason: 'retries_exhausted' },
-    status: 'resolved',
+  outageFailuresResolved = orderFailed('retries_exhausted', 'resolved', {
     receivedAfter: normalAt,
   });
   outageFailuresResolved.catch(() => undefined);
@@ -320,12 +321,7 @@ void test('a broken order pages, occasional retries do not, and orders faster th
   step('finance flaky at 5%, a broken order, then six orders a second');
   let placed: string[] = [];
   try {
-    const orderPage = await notified({
-      alertname: 'OrderFailed',
-      labels: { reason: 'rejected' },
-      status: 'firing',
-      startedAfter: begin,
-    });
+    const orderPage = await orderFailed('rejected', 'firing', { startedAfter: begin });
     assert.equal(orderPage.receiver, 'team-chat');
     const alert = orderPage.alerts.find((a) => a.labels.reason === 'rejected');
     assert.match(alert?.annotations.runbook_url ?? '', /docs\/operations\.md#orderfailed$/);
@@ -341,12 +337,7 @@ void test('a broken order pages, occasional retries do not, and orders faster th
       90_000,
     );
     prove('OrdersQueueGrowing', queuePage, queueResolved);
-    const orderResolved = await notified({
-      alertname: 'OrderFailed',
-      labels: { reason: 'rejected' },
-      status: 'resolved',
-      startedAfter: begin,
-    });
+    const orderResolved = await orderFailed('rejected', 'resolved', { startedAfter: begin });
     prove('OrderFailed', orderPage, orderResolved);
     await outageFailuresResolved;
   } finally {
