@@ -5,7 +5,7 @@
  * alertmanager.yml to the project's alert receiver. Each scenario causes a problem, waits for the
  * page at the receiver, removes the cause and waits for the resolved notification.
  *
- * Time is compressed: scrapes and rule evaluations every second, and every window, offset and
+ * Time is compressed: scrapes and rule evaluations every INTERVAL, and every window, offset and
  * `for:` of alerts.yml (and Alertmanager's waits) divided by TIME_DIVISOR in the generated copy,
  * each `for:` at least MIN_FOR. Thresholds are as committed.
  */
