@@ -8,11 +8,14 @@
 #   - Temporal's time-skipping test server (Java, from Maven Central) behind .tools/bin/temporal-test-server
 #   - with --postgres: a PostgreSQL server (Debian package) for the test suite
 #   - with --promtool: promtool (from Debian's prometheus package) into .tools/bin, for the alert rule tests
+#   - with --monitoring: Prometheus and Alertmanager (Debian's prometheus and prometheus-alertmanager
+#     packages, binaries and Prometheus' web assets only) into .tools, for the live alert test and
+#     `npm start -- --monitoring`
 #   - with --chromium: Debian's chromium at /usr/bin/chromium, for the dashboard's browser tests
 #   - with --compose: the Docker Compose v2 CLI, built with Go into .tools/bin/docker-compose, for
 #     `docker compose config` in the compose test (that subcommand needs no Docker engine)
 #   - with --actionlint: actionlint, built with Go into .tools/bin, for the CD pipeline's lint test
-# Usage: scripts/provision.sh [--postgres] [--promtool] [--chromium] [--compose] [--actionlint]
+# Usage: scripts/provision.sh [--postgres] [--promtool] [--monitoring] [--chromium] [--compose] [--actionlint]
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,14 +34,16 @@ want_promtool=false
 want_chromium=false
 want_compose=false
 want_actionlint=false
+want_monitoring=false
 for arg in "$@"; do
   case "$arg" in
     --postgres) want_postgres=true ;;
     --promtool) want_promtool=true ;;
     --chromium) want_chromium=true ;;
+    --monitoring) want_monitoring=true ;;
     --compose) want_compose=true ;;
     --actionlint) want_actionlint=true ;;
-    *) echo "provision: unknown argument $arg (usage: scripts/provision.sh [--postgres] [--promtool] [--chromium] [--compose] [--actionlint])" >&2; exit 2 ;;
+    *) echo "provision: unknown argument $arg (usage: scripts/provision.sh [--postgres] [--promtool] [--monitoring] [--chromium] [--compose] [--actionlint])" >&2; exit 2 ;;
   esac
 done
 
@@ -151,18 +156,23 @@ if $want_postgres; then
   fi
 fi
 
-# Only the promtool binary is taken out of the package (dpkg -x, not apt-get install): the rule
-# tests need promtool, and installing the package would also install and start a Prometheus daemon.
-install_promtool() {
+# Only binaries are taken out of Debian's packages (dpkg -x, not apt-get install): installing the
+# packages would also install and start Prometheus and Alertmanager as system daemons.
+# `extract_debs DIR PACKAGE...` downloads the packages and unpacks them all into DIR/root.
+extract_debs() {
+  local tmp="$1"; shift
   command -v dpkg >/dev/null 2>&1 \
-    || fail "promtool is missing and dpkg is not available; put a promtool binary (Prometheus 2.x) at $BIN/promtool."
-  apt_update "promtool is missing; put a promtool binary (Prometheus 2.x) at $BIN/promtool."
-  local tmp
-  tmp="$(mktemp -d)"
+    || fail "dpkg is not available; put Prometheus 2.x binaries ($*) into $BIN."
+  apt_update "Prometheus binaries are missing; put Prometheus 2.x binaries ($*) into $BIN."
   # apt's download sandbox user must be able to write here, or apt warns and downloads as root.
   chmod 0777 "$tmp"
-  (cd "$tmp" && apt-get download -qq prometheus)
-  dpkg -x "$tmp"/prometheus_*.deb "$tmp/root"
+  (cd "$tmp" && apt-get download -qq "$@")
+  for deb in "$tmp"/*.deb; do dpkg -x "$deb" "$tmp/root"; done
+}
+install_promtool() {
+  local tmp
+  tmp="$(mktemp -d)"
+  extract_debs "$tmp" prometheus
   install -m 0755 "$tmp/root/usr/bin/promtool" "$BIN/promtool"
   rm -rf "$tmp"
 }
@@ -171,6 +181,36 @@ if $want_promtool; then
     log "promtool: present"
   else
     step "promtool (apt-get download prometheus, binary only)" install_promtool
+  fi
+fi
+
+# Debian's Prometheus serves its (classic) web UI from files (--web.local-assets, pages under
+# /classic/), so those come along. Debian's Alertmanager has no UI, only its API
+# (/api/v2/alerts), and reads its built-in notification templates from a fixed path,
+# /usr/share/prometheus/alertmanager: those two files (no program, no service) are the only
+# thing installed outside .tools.
+AM_TEMPLATES=/usr/share/prometheus/alertmanager
+install_monitoring() {
+  local tmp
+  tmp="$(mktemp -d)"
+  extract_debs "$tmp" prometheus prometheus-alertmanager
+  install -m 0755 "$tmp/root/usr/bin/prometheus" "$BIN/prometheus"
+  install -m 0755 "$tmp/root/usr/bin/prometheus-alertmanager" "$BIN/alertmanager"
+  install -m 0755 "$tmp/root/usr/bin/amtool" "$BIN/amtool"
+  rm -rf "$TOOLS/share/prometheus"
+  mkdir -p "$TOOLS/share"
+  cp -r "$tmp/root/usr/share/prometheus" "$TOOLS/share/prometheus"
+  for template in default.tmpl email.tmpl; do
+    as_root install -D -m 0644 "$tmp/root$AM_TEMPLATES/$template" "$AM_TEMPLATES/$template"
+  done
+  rm -rf "$tmp"
+}
+if $want_monitoring; then
+  if [ -x "$BIN/prometheus" ] && [ -x "$BIN/alertmanager" ] && [ -d "$TOOLS/share/prometheus/web" ] \
+    && [ -f "$AM_TEMPLATES/default.tmpl" ]; then
+    log "Prometheus and Alertmanager: present"
+  else
+    step "Prometheus and Alertmanager (apt-get download, binaries only)" install_monitoring
   fi
 fi
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # `npm start`: provisions what is missing, then runs the supervisor (scripts/start.ts).
+# `npm start -- --monitoring` also runs Prometheus, Alertmanager and the alert receiver.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -7,5 +8,12 @@ cd "$ROOT"
 # shellcheck source=lib/node.sh
 source "$ROOT/scripts/lib/node.sh"
 use_node_24 "$ROOT"
-bash scripts/provision.sh
-exec node --import tsx scripts/start.ts
+provision=()
+for arg in "$@"; do
+  case "$arg" in
+    --monitoring) provision+=(--monitoring) ;;
+    *) echo "start: unknown argument $arg (usage: npm start [-- --monitoring])" >&2; exit 2 ;;
+  esac
+done
+bash scripts/provision.sh "${provision[@]}"
+exec node --import tsx scripts/start.ts "$@"

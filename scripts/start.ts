@@ -1,7 +1,8 @@
 /**
  * Start-up supervisor for `npm start`: the Temporal dev server (with its Web UI), the finance
- * simulator, the worker and the API, on embedded defaults. It waits for each part to be ready,
- * prints where to look, and stops everything when one part dies or on Ctrl-C.
+ * simulator, the worker and the API, on embedded defaults; with `--monitoring` also Prometheus,
+ * Alertmanager and the alert receiver. It waits for each part to be ready, prints where to look,
+ * and stops everything when one part dies or on Ctrl-C.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -10,18 +11,36 @@ import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { ensureSearchAttributes } from '../clients/temporal';
 import { ConfigError, loadConfig, type Config } from '../domain/config';
+import { freeLoopbackPort } from '../worker/metricsServer';
+import { startMonitoring } from './lib/monitoring';
 import { httpOk, portInUse, Service, tsxArgs, until } from './lib/processes';
 import { devServerArgs, TEMPORAL_CLI } from './lib/temporal-dev-server';
 
 const ROOT = resolve(__dirname, '..');
 const DATA = join(ROOT, '.data');
 const LOGS = join(DATA, 'logs');
+const MONITORING = process.argv.includes('--monitoring');
+/** Prometheus' and Alertmanager's usual ports, and the receiver's next to them. */
+const MONITORING_PORTS = { prometheus: 9090, alertmanager: 9093, receiver: 9095 };
 
 const parts: Service[] = [];
 let stopping = false;
 
 function say(message: string): void {
   console.log(`[start] ${message}`);
+}
+
+/** Stops everything when the part exits by itself, and at the end. */
+function supervise(part: Service): void {
+  part.onUnexpectedExit = (code, signal) => {
+    if (stopping) return;
+    console.error(
+      `[start] ${part.name} exited (${signal ?? `code ${code}`}); last lines of ${part.spec.logFile}:`,
+    );
+    console.error(part.tail());
+    void stopAll(1);
+  };
+  parts.push(part);
 }
 
 function launch(name: string, command: string, args: string[], env: NodeJS.ProcessEnv): void {
@@ -33,16 +52,8 @@ function launch(name: string, command: string, args: string[], env: NodeJS.Proce
     cwd: ROOT,
     logFile: join(LOGS, `${name}.log`),
   });
-  part.onUnexpectedExit = (code, signal) => {
-    if (stopping) return;
-    console.error(
-      `[start] ${name} exited (${signal ?? `code ${code}`}); last lines of ${part.spec.logFile}:`,
-    );
-    console.error(part.tail());
-    void stopAll(1);
-  };
+  supervise(part);
   part.start();
-  parts.push(part);
 }
 
 async function stopAll(exitCode: number): Promise<never> {
@@ -69,7 +80,7 @@ function hostPort(address: string): { host: string; port: number } {
   return { host: url.hostname, port: Number(url.port) };
 }
 
-async function startTemporal(config: Config): Promise<Client> {
+async function startTemporal(config: Config, metricsPort: number | undefined): Promise<Client> {
   const { host, port } = hostPort(config.TEMPORAL_ADDRESS);
   const uiPort = new URL(config.TEMPORAL_UI_URL).port;
   for (const [what, p] of [
@@ -91,6 +102,7 @@ async function startTemporal(config: Config): Promise<Client> {
       uiPort: Number(uiPort),
       dbFile: join(DATA, 'temporal.db'),
       namespace: config.TEMPORAL_NAMESPACE,
+      metricsPort,
     }),
     process.env,
   );
@@ -125,8 +137,17 @@ async function main(): Promise<void> {
   const config = loadConfig(env);
   mkdirSync(LOGS, { recursive: true });
 
+  if (MONITORING) {
+    for (const [what, port] of Object.entries(MONITORING_PORTS)) {
+      if (await portInUse('127.0.0.1', port)) {
+        throw new Error(`${what} port 127.0.0.1:${port} is already in use`);
+      }
+    }
+  }
+  const temporalMetricsPort = MONITORING ? await freeLoopbackPort() : undefined;
+
   say('starting the Temporal dev server');
-  const client = await startTemporal(config);
+  const client = await startTemporal(config, temporalMetricsPort);
 
   say('starting the finance simulator');
   launch('finance', process.execPath, tsxArgs('finance/main.ts'), env);
@@ -141,6 +162,26 @@ async function main(): Promise<void> {
   const api = `http://${config.API_HOST}:${config.API_PORT}`;
   await ready('the API', () => httpOk(`${api}/healthz`));
 
+  let monitoringLines = '';
+  if (MONITORING) {
+    say('starting Prometheus, Alertmanager and the alert receiver');
+    const local = (host: string) => (host === '0.0.0.0' ? '127.0.0.1' : host);
+    const monitoring = await startMonitoring({
+      dir: join(DATA, 'monitoring'),
+      targets: {
+        api: `${local(config.API_HOST)}:${config.API_PORT}`,
+        worker: `${local(config.WORKER_METRICS_HOST)}:${config.WORKER_METRICS_PORT}`,
+        temporal: `127.0.0.1:${temporalMetricsPort}`,
+      },
+      ports: MONITORING_PORTS,
+    });
+    for (const part of Object.values(monitoring.parts)) supervise(part);
+    monitoringLines = `
+    Prometheus         ${monitoring.prometheusUrl}/classic/graph   (alert list: /classic/alerts)
+    Alertmanager       ${monitoring.alertmanagerUrl}/api/v2/alerts   (no UI in Debian's build)
+    Alert receiver     ${monitoring.receiverUrl}/notifications   (record: ${monitoring.notificationsFile})`;
+  }
+
   console.log(`
   Order processing is running.
 
@@ -149,7 +190,7 @@ async function main(): Promise<void> {
     Finance simulator  ${config.FINANCE_URL}      (PUT /mode to make it flaky, down or slow)
     Operator token     ${token}
     Database           ${config.DATABASE_URL}
-    Logs               ${LOGS}/{temporal,finance,worker,api}.log
+    Logs               ${LOGS}/{temporal,finance,worker,api}.log${monitoringLines}
 
   Place an order:
     curl -X POST ${api}/api/orders -H 'content-type: application/json' \\

@@ -25,6 +25,8 @@ export interface StackOptions {
   env?: Record<string, string>;
   /** Node flags for the Node services, e.g. `--cpu-prof` (the benchmark's `--profile`). */
   nodeArgs?: string[];
+  /** The Temporal server also serves its own Prometheus metrics (for the monitoring stack). */
+  temporalMetrics?: boolean;
 }
 
 export interface Stack {
@@ -32,6 +34,8 @@ export interface Stack {
   apiUrl: string;
   financeUrl: string;
   workerMetricsUrl: string;
+  /** `host:port` of the Temporal server's /metrics, when `temporalMetrics` asked for it. */
+  temporalMetricsTarget: string | null;
   temporalAddress: string;
   taskQueue: string;
   operatorToken: string;
@@ -55,6 +59,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const finance = await freeLoopbackPort();
   const api = await freeLoopbackPort();
   const workerMetrics = await freeLoopbackPort();
+  const temporalMetrics = options.temporalMetrics ? await freeLoopbackPort() : undefined;
   const temporalAddress = `127.0.0.1:${grpc}`;
   const taskQueue = `orders-${randomBytes(4).toString('hex')}`;
   const operatorToken = randomBytes(24).toString('base64url');
@@ -84,7 +89,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     temporal: service(
       'temporal',
       TEMPORAL_CLI,
-      devServerArgs({ ip: '127.0.0.1', port: grpc, dbFile: join(dir, 'temporal.db') }),
+      devServerArgs({
+        ip: '127.0.0.1',
+        port: grpc,
+        dbFile: join(dir, 'temporal.db'),
+        metricsPort: temporalMetrics,
+      }),
     ),
     finance: service('finance', process.execPath, [...nodeArgs, ...tsxArgs('finance/main.ts')]),
     worker: service('worker', process.execPath, [...nodeArgs, ...tsxArgs('worker/main.ts')]),
@@ -146,6 +156,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     apiUrl: urls.api,
     financeUrl: urls.finance,
     workerMetricsUrl: urls.workerMetrics,
+    temporalMetricsTarget: temporalMetrics === undefined ? null : `127.0.0.1:${temporalMetrics}`,
     temporalAddress,
     taskQueue,
     operatorToken,

@@ -23,6 +23,8 @@ export interface DevServerOptions {
   /** Web UI port; none: headless. */
   uiPort?: number;
   namespace?: string;
+  /** Serves the server's own Prometheus metrics on this port at /metrics; none: off. */
+  metricsPort?: number;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -42,5 +44,6 @@ export function devServerArgs(options: DevServerOptions): string[] {
     options.namespace ?? 'default',
     '--log-level',
     options.logLevel ?? 'warn',
+    ...(options.metricsPort === undefined ? [] : ['--metrics-port', String(options.metricsPort)]),
   ];
 }

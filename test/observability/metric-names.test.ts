@@ -1,43 +1,17 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { METRICS } from '../../observability/metrics';
 import {
-  DASHBOARD_FILE,
+  allPanels,
   exportedSeriesNames,
   metricNamesIn,
+  readDashboard,
   readRules,
   readYaml,
   ROOT,
   temporalSdkMetricNames,
 } from './support';
-
-interface Target {
-  expr?: string;
-  refId?: string;
-  datasource?: { uid?: string };
-}
-interface Panel {
-  type: string;
-  title: string;
-  datasource?: { uid?: string };
-  targets?: Target[];
-  panels?: Panel[];
-}
-interface Dashboard {
-  uid: string;
-  panels: Panel[];
-  templating?: { list: { name: string }[] };
-}
-
-function readDashboard(): Dashboard {
-  return JSON.parse(readFileSync(DASHBOARD_FILE, 'utf8')) as Dashboard;
-}
-
-function allPanels(panels: Panel[]): Panel[] {
-  return panels.flatMap((panel) => [panel, ...allPanels(panel.panels ?? [])]);
-}
 
 void test('the metric-name reader finds metrics and skips functions, labels, keywords and durations', () => {
   assert.deepEqual(

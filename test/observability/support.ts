@@ -38,6 +38,30 @@ export function readRules(): Rule[] {
   return file.groups.flatMap((group) => group.rules);
 }
 
+/** A panel of the Grafana dashboard (rows hold panels of their own). */
+export interface Panel {
+  type: string;
+  title: string;
+  datasource?: { uid?: string };
+  targets?: { expr?: string; refId?: string; datasource?: { uid?: string } }[];
+  panels?: Panel[];
+}
+
+export interface Dashboard {
+  uid: string;
+  panels: Panel[];
+  templating?: { list: { name: string }[] };
+}
+
+export function readDashboard(): Dashboard {
+  return JSON.parse(readFileSync(DASHBOARD_FILE, 'utf8')) as Dashboard;
+}
+
+/** Every panel, those inside rows included. */
+export function allPanels(panels: Panel[]): Panel[] {
+  return panels.flatMap((panel) => [panel, ...allPanels(panel.panels ?? [])]);
+}
+
 const HISTOGRAM_SERIES = ['_bucket', '_sum', '_count'];
 
 /**
