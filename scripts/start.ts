@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { ensureSearchAttributes } from '../clients/temporal';
+import { temporalConnectionOptions } from '../clients/temporal-connection';
 import { ConfigError, loadConfig, type Config } from '../domain/config';
 import { httpOk, portInUse, Service, tsxArgs, until } from './lib/processes';
 import { devServerArgs, TEMPORAL_CLI } from './lib/temporal-dev-server';
@@ -97,7 +98,7 @@ async function startTemporal(config: Config): Promise<Client> {
   let connection: Connection | undefined;
   await ready('the Temporal dev server', async () => {
     connection = await Connection.connect({
-      address: config.TEMPORAL_ADDRESS,
+      ...temporalConnectionOptions(config),
       connectTimeout: 1000,
     });
     await connection.workflowService.getSystemInfo({});
