@@ -10,22 +10,24 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openDatabase, type Database } from '../../db';
-import type { KeyActivity } from '../../domain/finance';
-import { FINAL_STATUSES, type OrderStatus, type OrderWorkflowState } from '../../domain/order';
-import { orderStatusKey, QUERIES, workflowIdForOrder } from '../../domain/temporal';
-import {
-  closedLoop,
-  orderBody,
-  placeOrderReliably,
-  type PlacedOrder,
-} from '../../scripts/lib/load';
 import { createPostgresCluster, type PostgresCluster } from '../../scripts/lib/postgres';
 import { startStack, type PartName, type Stack } from '../../scripts/lib/stack';
+import {
+  financeControl,
+  killMidPayment,
+  leaksIn,
+  outcomeSummary,
+  recoveriesOf,
+  runUnderLoad,
+  timeline,
+  assertPromisesKept,
+  type FaultEvent,
+} from './support';
 
 interface Profile {
   /** Orders placed at least; the load goes on until the faults are over. */
@@ -63,18 +65,7 @@ const PROFILES: Record<'short' | 'full', Profile> = {
 
 const profileName = process.env.FAULTS_PROFILE === 'full' ? 'full' : 'short';
 const profile = PROFILES[profileName];
-const BROKEN_DATE = '3000-01-01T00:00:00.000Z';
 const RESULTS = resolve(__dirname, '../../test-results');
-
-/** What happened during the run, in order, for the summary and the recovery times. */
-interface FaultEvent {
-  what: string;
-  at: number;
-  /** The payment call that was hanging when the worker was killed. */
-  hungKey?: string | null;
-  /** How long the part took to answer again after it was started. */
-  restartMs?: number;
-}
 
 let cluster: PostgresCluster;
 let stack: Stack;
@@ -115,15 +106,8 @@ after(async () => {
   await cluster?.destroy();
 });
 
-async function finance(path: string, method = 'GET', body?: unknown): Promise<unknown> {
-  const response = await fetch(`${stack.financeUrl}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? null : JSON.stringify(body),
-  });
-  if (!response.ok) throw new Error(`finance ${method} ${path}: ${response.status}`);
-  return response.json();
-}
+const finance = (path: string, method?: string, body?: unknown) =>
+  financeControl(stack.financeUrl)(path, method, body);
 
 const flaky = () => finance('/mode', 'PUT', { mode: 'flaky', failureRate: 0.2 });
 
@@ -133,26 +117,15 @@ async function restartTimed(part: PartName): Promise<number> {
   return Date.now() - started;
 }
 
-/**
- * SIGKILLs the worker while a payment call is in flight: a `hang` fault holds the next payment
- * call open, and the kill comes once it has arrived. Restarted at once, as a supervisor would.
- */
+/** SIGKILLs the worker while a payment call is in flight, and restarts it at once. */
 async function killWorkerMidPayment(events: FaultEvent[]): Promise<void> {
-  const { hung: before } = (await finance('/faults')) as { hung: unknown[] };
-  await finance('/faults', 'POST', { faults: ['hang'] });
-  // After a database outage, status writes back off for up to 30 s before payments flow again.
-  const deadline = Date.now() + 45_000;
-  let hung: { idempotencyKey: string | null }[] = [];
-  while (Date.now() < deadline) {
-    ({ hung } = (await finance('/faults')) as { hung: { idempotencyKey: string | null }[] });
-    if (hung.length > before.length) break;
-    await sleep(100);
-  }
-  const hungKey = hung.length > before.length ? (hung.at(-1)?.idempotencyKey ?? null) : null;
-  await finance('/faults', 'DELETE');
-  const at = Date.now();
-  await stack.parts.worker.kill();
-  events.push({ what: 'worker SIGKILL', at, hungKey, restartMs: await restartTimed('worker') });
+  events.push(
+    await killMidPayment(
+      finance,
+      () => stack.parts.worker.kill(),
+      () => restartTimed('worker'),
+    ),
+  );
 }
 
 async function runFaults(events: FaultEvent[]): Promise<void> {
@@ -203,175 +176,38 @@ async function runFaults(events: FaultEvent[]): Promise<void> {
   }
 }
 
-/** Places orders at the profile's rate until the faults are over and enough orders were placed. */
-async function runLoad(faultsDone: () => boolean): Promise<PlacedOrder[]> {
-  const placing: Promise<PlacedOrder>[] = [];
-  const started = Date.now();
-  for (let index = 0; !faultsDone() || index < profile.minOrders; index++) {
-    const due = started + (index * 1000) / profile.ratePerSecond;
-    if (due > Date.now()) await sleep(due - Date.now());
-    const body = orderBody();
-    if (index % profile.brokenEvery === profile.brokenEvery - 1) {
-      body.datePlaced = BROKEN_DATE;
-    }
-    // A client that gives up after three minutes: longer than any outage in the suite.
-    placing.push(placeOrderReliably(stack.apiUrl, 180_000, body));
-  }
-  return Promise.all(placing);
-}
-
-interface Check {
-  orderId: string;
-  broken: boolean;
-  sql: OrderStatus | null;
-  workflow: OrderStatus | null;
-  searchAttribute: string | null;
-  charges: number;
-  keys: number;
-}
-
-async function workflowFacts(
-  orderId: string,
-): Promise<{ workflow: OrderStatus | null; searchAttribute: string | null }> {
-  const handle = stack.client.workflow.getHandle(workflowIdForOrder(orderId));
-  const [state, description] = await Promise.all([
-    handle.query<OrderWorkflowState>(QUERIES.status),
-    handle.describe(),
-  ]);
-  return {
-    workflow: state.status,
-    searchAttribute: description.typedSearchAttributes.get(orderStatusKey) ?? null,
-  };
-}
-
-function isFinal(status: OrderStatus | null | undefined): boolean {
-  return status !== null && status !== undefined && FINAL_STATUSES.includes(status);
-}
-
 void test(
   `fault suite (${profileName}): kills, restarts and outages under load lose nothing and charge nothing twice`,
   { timeout: TIMEOUT_MS },
   async () => {
     const events: FaultEvent[] = [];
-    const loadStarted = Date.now();
-    await flaky();
-    let faultsDone = false;
-    const faults = runFaults(events).finally(() => {
-      faultsDone = true;
+    const { placed, outcome, loadStarted, loadSeconds } = await runUnderLoad({
+      stack,
+      profile,
+      faults: () => runFaults(events),
+      db,
     });
-    const [placed] = await Promise.all([runLoad(() => faultsDone), faults]);
-    const loadSeconds = (Date.now() - loadStarted) / 1000;
-    await finance('/mode', 'PUT', { mode: 'normal' });
-
-    // Every request ended in an order or a clear error.
-    const answers = placed.flatMap((order) => order.answers);
-    const unclear = answers.filter(
-      (answer) => answer.status >= 400 && !/^[a-z_]+$/.test(answer.error ?? ''),
-    );
-    const accepted = placed.flatMap((order, index) =>
-      order.orderId ? [{ orderId: order.orderId, index }] : [],
-    );
-    const brokenIds = new Set(
-      accepted
-        .filter(({ index }) => index % profile.brokenEvery === profile.brokenEvery - 1)
-        .map(({ orderId }) => orderId),
-    );
-    const ids = accepted.map(({ orderId }) => orderId);
-
-    // Every accepted order reaches a final state (bounded: backoffs top out at a minute).
-    const deadline = Date.now() + 240_000;
-    let rows = await db.orders.getMany(ids);
-    while (rows.filter((row) => isFinal(row.status)).length < ids.length && Date.now() < deadline) {
-      await sleep(1000);
-      rows = await db.orders.getMany(ids);
-    }
-    const sqlStatus = new Map(rows.map((row) => [row.id, row.status]));
-
-    const { keys } = (await finance('/charges')) as { keys: KeyActivity[] };
-    const checks: Check[] = await closedLoop(ids.length, 8, async (index) => {
-      const orderId = ids[index] ?? '';
-      const mine = keys.filter((key) => key.orderId === orderId);
-      return {
-        orderId,
-        broken: brokenIds.has(orderId),
-        sql: sqlStatus.get(orderId) ?? null,
-        ...(await workflowFacts(orderId)),
-        charges: mine.reduce((sum, key) => sum + key.charges, 0),
-        keys: mine.length,
-      };
-    });
-
-    const lost = checks.filter((check) => !isFinal(check.sql));
-    const disagreements = checks.filter(
-      (check) => check.sql !== check.workflow || check.sql !== check.searchAttribute,
-    );
-    const wrongCharges = checks.filter(
-      (check) => check.charges !== (check.sql === 'processed' ? 1 : 0) || check.keys > 1,
-    );
-    const doubleCharges = checks.filter((check) => check.charges > 1);
-    const wrongOutcome = checks.filter((check) => (check.sql === 'failed') !== check.broken);
-    const recoveries = events.flatMap((event) => {
-      if (!event.hungKey) return [];
-      const times = (
-        keys.find((key) => key.idempotencyKey === event.hungKey)?.requestedAt ?? []
-      ).map((at) => Date.parse(at));
-      const next = times.find((at) => at > event.at);
-      return [
-        {
-          ...event,
-          // The hung call was this attempt: the retry waits out the heartbeat timeout, then the
-          // retry policy's backoff for it (1 s after the first attempt, doubling, up to 1 min).
-          attempt: times.filter((at) => at <= event.at).length,
-          recoveryMs: next === undefined ? Number.POSITIVE_INFINITY : next - event.at,
-        },
-      ];
-    });
+    const recoveries = recoveriesOf(events, outcome.keys);
     const worstRecoveryMs = Math.max(...recoveries.map((recovery) => recovery.recoveryMs));
 
     const secrets = [stack.operatorToken, DB_PASSWORD];
-    const leaks = stack
-      .logFiles()
-      .flatMap((file) =>
-        secrets.filter((secret) => readFileSync(file, 'utf8').includes(secret)).map(() => file),
-      );
+    const leaks = leaksIn(stack.logFiles(), secrets);
 
-    const count = (status: OrderStatus) => checks.filter((check) => check.sql === status).length;
     const summary = {
       profile: profileName,
       loadSeconds,
-      orders: ids.length,
-      processed: count('processed'),
-      failed: count('failed'),
-      requests: answers.length,
-      retriedRequests: answers.length - placed.length,
-      unansweredRequests: answers.filter((answer) => answer.status === 0).length,
-      errorAnswers: answers.filter((answer) => answer.status >= 400).length,
-      errorsByStatus: Object.fromEntries(
-        [...new Set(answers.map((answer) => answer.status))]
-          .filter((status) => status >= 400)
-          .map((status) => [
-            `${status} ${answers.find((answer) => answer.status === status)?.error ?? ''}`,
-            answers.filter((answer) => answer.status === status).length,
-          ]),
-      ),
+      ...outcomeSummary(placed, outcome),
       workerKills: events.filter((event) => event.what === 'worker SIGKILL').length,
       apiKills: events.filter((event) => event.what === 'API SIGKILL').length,
       temporalRestarts: events.filter((event) => event.what.startsWith('Temporal')).length,
       outages: events.filter((event) => event.what.includes(' down ')).map((event) => event.what),
-      lost: lost.length,
-      doubleCharges: doubleCharges.length,
-      disagreements: disagreements.length,
       worstRecoverySeconds: worstRecoveryMs / 1000,
       recoveries: recoveries.map((recovery) => ({
         attempt: recovery.attempt,
         restartSeconds: (recovery.restartMs ?? 0) / 1000,
         recoverySeconds: recovery.recoveryMs / 1000,
       })),
-      events: events.map((event) => ({
-        what: event.what,
-        atSeconds: (event.at - loadStarted) / 1000,
-        restartSeconds: event.restartMs === undefined ? null : event.restartMs / 1000,
-      })),
+      events: timeline(events, loadStarted),
     };
     writeFileSync(
       join(RESULTS, `faults-${profileName}`, 'summary.json'),
@@ -392,16 +228,7 @@ Fault suite (${profileName}) — ${summary.loadSeconds.toFixed(0)} s of load
                            per kill: ${summary.recoveries.map((r) => `${r.recoverySeconds.toFixed(1)} s (attempt ${r.attempt}, restart ${r.restartSeconds.toFixed(1)} s)`).join(', ')}
 `);
 
-    assert.deepEqual(unclear, [], 'every error answer carries the API error code');
-    assert.equal(
-      placed.filter((order) => !order.orderId).length,
-      0,
-      'every order was accepted in the end',
-    );
-    assert.deepEqual(lost, [], 'every accepted order is final in SQL');
-    assert.deepEqual(disagreements, [], 'SQL, the workflow and OrderStatus agree');
-    assert.deepEqual(wrongCharges, [], 'one charge per processed order, none for any other');
-    assert.deepEqual(wrongOutcome, [], 'only the broken orders failed, and all of them did');
+    assertPromisesKept({ placed, outcome, leaks, unexpectedExits: stack.unexpectedExits });
     assert.equal(summary.workerKills, profile.workerKills);
     assert.equal(
       recoveries.length,
@@ -409,7 +236,5 @@ Fault suite (${profileName}) — ${summary.loadSeconds.toFixed(0)} s of load
       'every worker kill caught a payment call in flight',
     );
     assert.ok(Number.isFinite(worstRecoveryMs), 'every hung payment was retried after its kill');
-    assert.deepEqual(leaks, [], 'no log holds the operator token or the database password');
-    assert.deepEqual(stack.unexpectedExits, [], 'no part died other than when the suite killed it');
   },
 );
