@@ -63,6 +63,8 @@ export type ScaledPartName = 'finance' | `worker-${number}` | `api-${number}`;
 export type ScaledStack = RunningSystem<ScaledPartName> & {
   workers: ScaledPartName[];
   apis: ScaledPartName[];
+  /** One part by name; throws for a name the system does not have. */
+  part(name: ScaledPartName): Service;
 };
 
 export interface ScaledStackOptions extends StackOptions {
@@ -270,6 +272,11 @@ export async function startScaledStack(options: ScaledStackOptions): Promise<Sca
     parts,
     workers,
     apis,
+    part(name) {
+      const found: Service | undefined = parts[name];
+      if (!found) throw new Error(`the system has no part ${name}`);
+      return found;
+    },
     apiUrl: apiUrls[0] ?? '',
     apiUrls,
     financeUrl,
