@@ -6,7 +6,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-bash scripts/provision.sh --postgres --promtool --chromium
+bash scripts/provision.sh --postgres --promtool --chromium --cluster
 
 started=$SECONDS
 echo "== lint (eslint)"
