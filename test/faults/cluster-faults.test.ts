@@ -214,7 +214,7 @@ void test(
     console.log(`
 Cluster fault suite (${profileName}) — ${summary.loadSeconds.toFixed(0)} s of load through ${stack.apiUrls.length} APIs, ${stack.workers.length} workers
   orders accepted          ${summary.orders} (${summary.processed} processed, ${summary.failed} failed on purpose, ${summary.cancelled} cancelled)
-  operator cancels         ${summary.cancelsSent} sent (${summary.cancelsAtLateCharges} at a late-charging payment): ${summary.cancelsAccepted} accepted, ${summary.cancelsRefused} refused, ${summary.cancelsUnanswered} unanswered
+  operator cancels         ${summary.cancelsSent} sent (${summary.cancelsAtLateCharges} at a late-charging payment): ${summary.cancelsAccepted} accepted, ${summary.cancelsRefused} refused, ${summary.cancelsUnanswered} unanswered (by status: ${JSON.stringify(summary.cancelsByStatus)})
   refunds                  ${summary.refunds} (each of a charge of a cancelled order)
   cancelled but charged    ${summary.cancelledButCharged} (charges minus refunds)
   refunds without charge   ${summary.badRefunds}

@@ -261,6 +261,13 @@ export function outcomeSummary(placed: PlacedOrder[], outcome: Outcome) {
     cancelsRefused: outcome.cancels.filter((cancel) => cancel.status === 409).length,
     cancelsUnanswered: outcome.cancels.filter((cancel) => cancel.status === 0).length,
     cancelsAtLateCharges: outcome.cancels.filter((cancel) => cancel.lateCharge).length,
+    // 503 workflow_unresponsive: no worker answered in time; the workflow may apply it later.
+    cancelsByStatus: Object.fromEntries(
+      [...new Set(outcome.cancels.map((cancel) => cancel.status))].map((status) => [
+        String(status),
+        outcome.cancels.filter((cancel) => cancel.status === status).length,
+      ]),
+    ),
     refunds: outcome.checks.reduce((sum, check) => sum + check.refunds, 0),
     lost: outcome.lost.length,
     doubleCharges: outcome.doubleCharges.length,
