@@ -1,7 +1,7 @@
 /**
- * `/api/admin/features`: operators read and flip feature toggles. Unlike the workshop's open
- * admin page, both routes need the operator token (header or dashboard session): the answer names
- * operators, and a flip changes how every following order is verified.
+ * `/api/admin/features`: operators read and flip feature toggles. Both routes need the operator
+ * token (header or dashboard session), reading included: the answer names operators, and a flip
+ * changes how every following order is verified.
  */
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { FEATURES, isFeatureName, type FeatureName } from '../domain/features';

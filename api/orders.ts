@@ -5,12 +5,24 @@ import { Router, type Request, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { UniqueConstraintError } from 'sequelize';
 import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+} from '@temporalio/client';
+import {
   describeOrderWorkflow,
-  signalOrderWorkflow,
-  type OrderWorkflowFacts,
+  orderWorkflowSettings,
+  resumeOrderWorkflow,
+  updateOrderWorkflow,
 } from '../clients/temporal';
 import type { StoredOrder } from '../db/orders';
-import { canCancel, canRetry, type OrderStatus } from '../domain/order';
+import {
+  canCancel,
+  canRetry,
+  type OrderAction,
+  type OrderActionAccepted,
+  type OrderStatus,
+} from '../domain/order';
 import { temporalUiWorkflowUrl, workflowIdForOrder } from '../domain/temporal';
 import { requireOperator } from './auth';
 import { jsonBody } from './body';
@@ -21,6 +33,7 @@ import {
   issueDetails,
   methodNotAllowed,
   parseOr400,
+  unavailable,
   validationError,
 } from './errors';
 import { formatCents } from './money';
@@ -74,6 +87,31 @@ function actionReason(action: 'cancel' | 'retry', body: unknown): string | undef
     return undefined;
   }
   return parseOr400(cancelOrderRequest, body ?? {}).reason;
+}
+
+function refusalCode(action: OrderAction): string {
+  return action === 'cancel' ? 'not_cancellable' : 'not_retryable';
+}
+
+/** 409 with the workflow's own words: its validator refused the action. */
+function refused(action: OrderAction, error: WorkflowUpdateFailedError): ApiError {
+  const reason = error.cause instanceof Error ? error.cause.message : 'The workflow refused';
+  return new ApiError(409, refusalCode(action), reason);
+}
+
+/**
+ * For an order whose workflow has closed, the same rules the workflow applies, on the SQL status
+ * it left: only a `failed` order can still be retried or cancelled.
+ */
+function closedOrderRefusal(action: OrderAction, status: OrderStatus): string | null {
+  if (action === 'retry' && !canRetry(status)) {
+    return `Only a failed order can be retried; this order is ${status}`;
+  }
+  if (action === 'cancel' && !canCancel(status)) return `A ${status} order cannot be cancelled`;
+  if (status !== 'failed') {
+    return `The order's workflow is closed while the order is ${status}; nothing can be done to it`;
+  }
+  return null;
 }
 
 /** Per client address, in memory: one API process; several would each allow the limit. */
@@ -234,54 +272,98 @@ export function ordersRouter(deps: ApiDeps): Router {
     res.json(body);
   }
 
-  /** Why `action` does not apply to an order in `status` with this workflow, or null if it does. */
-  function refusal(
-    action: 'cancel' | 'retry',
-    status: OrderStatus,
-    facts: OrderWorkflowFacts,
-  ): string | null {
-    if (action === 'retry' && !canRetry(status)) {
-      return `Only a failed order can be retried; this order is ${status}`;
+  /**
+   * The workflow decides: its Update accepts or refuses with its own reason, so two operators
+   * racing, or a retry racing a payment that just went through, get the truth. Only when the
+   * workflow has closed does SQL speak: a `failed` order then gets a new run carrying the action.
+   */
+  async function applyAction(
+    action: OrderAction,
+    order: StoredOrder,
+    reason: string | undefined,
+  ): Promise<{ accepted: OrderActionAccepted; resumed: boolean }> {
+    const timeoutMs = temporalTimeout(deps);
+    try {
+      const accepted = await updateOrderWorkflow(temporal, order.id, action, {
+        ...(reason ? { reason } : {}),
+        timeoutMs,
+      });
+      return { accepted, resumed: false };
+    } catch (error) {
+      if (error instanceof WorkflowUpdateFailedError) throw refused(action, error);
+      if (error instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+        throw unavailable(
+          'workflow_unresponsive',
+          `The order's workflow did not answer within ${timeoutMs} ms (no worker?); the ${action} ` +
+            'may still be applied when one does: check the order before trying again',
+        );
+      }
+      if (!(error instanceof WorkflowNotFoundError)) throw error;
     }
-    if (action === 'cancel' && !canCancel(status)) {
-      return `A ${status} order cannot be cancelled`;
+    // No running workflow: not started yet, or closed.
+    const current = (await db.orders.get(order.id)) ?? order;
+    if (!current.workflowStartedAt) {
+      throw new ApiError(
+        404,
+        'workflow_not_found',
+        "The order's workflow has not been started yet; the reconciler will start it",
+      );
     }
-    if (facts.executionStatus !== 'RUNNING') {
-      return `The order's workflow is closed (${facts.executionStatus}); it no longer takes signals`;
+    const ruleBroken = closedOrderRefusal(action, current.status);
+    if (ruleBroken) throw new ApiError(409, refusalCode(action), ruleBroken);
+    try {
+      await resumeOrderWorkflow(
+        temporal,
+        {
+          taskQueue: config.TEMPORAL_TASK_QUEUE,
+          settings: orderWorkflowSettings(config),
+          timeoutMs,
+        },
+        current,
+        action,
+        reason,
+      );
+    } catch (error) {
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+      throw new ApiError(
+        409,
+        refusalCode(action),
+        `Another ${action === 'cancel' ? 'cancel or retry' : 'retry or cancel'} of this order started its workflow again just now`,
+      );
     }
-    return null;
+    return {
+      accepted: {
+        orderId: current.id,
+        action,
+        status: current.status,
+        message:
+          action === 'cancel'
+            ? "Cancel accepted: the order's workflow had closed, a new run refunds anything charged and ends it cancelled"
+            : "Retry accepted: the order's workflow had closed, a new run charges it again under the same idempotency key",
+      },
+      resumed: true,
+    };
   }
 
-  function operatorAction(action: 'cancel' | 'retry') {
+  function operatorAction(action: OrderAction) {
     return async (req: Request<{ id: string }>, res: Response): Promise<void> => {
       const reason = actionReason(action, req.body);
       const order = await findOrder(req.params.id);
-      const facts = await describeOrderWorkflow(temporal, order.id, {
-        timeoutMs: temporalTimeout(deps),
-      });
-      // The workflow decides what happens next; SQL is only the fallback when no worker answers.
-      const status = facts.state?.status ?? order.status;
-      const refused = refusal(action, status, facts);
-      if (refused) {
-        throw new ApiError(409, action === 'cancel' ? 'not_cancellable' : 'not_retryable', refused);
-      }
-      await signalOrderWorkflow(temporal, order.id, action, {
-        ...(reason ? { reason } : {}),
-        timeoutMs: temporalTimeout(deps),
-      });
-      log.info('operator action sent', {
+      const { accepted, resumed } = await applyAction(action, order, reason);
+      log.info('operator action accepted', {
         action,
         orderId: order.id,
-        workflowId: facts.workflowId,
-        status,
+        workflowId: workflowIdForOrder(order.id),
+        status: accepted.status,
+        resumed,
         reason,
       });
       const answer: ActionAcceptedResponse = {
         orderId: order.id,
-        workflowId: facts.workflowId,
+        workflowId: workflowIdForOrder(order.id),
         action,
-        status,
-        message: `${action === 'cancel' ? 'Cancel' : 'Retry'} sent to the order's workflow`,
+        status: accepted.status,
+        message: accepted.message,
       };
       res.status(202).location(orderLocation(order.id)).json(answer);
     };

@@ -18,6 +18,8 @@ export function presentOrder(order: StoredOrder): OrderResponse {
     failureReason: order.failureReason,
     attempts: order.attempts,
     paymentReference: order.paymentReference,
+    cancelReason: order.cancelReason,
+    refundReference: order.refundReference,
     createdAt: order.createdAt,
     updatedAt: order.updatedAt,
     processedAt: order.processedAt,
@@ -37,6 +39,7 @@ export function presentWorkflow(facts: OrderWorkflowFacts): WorkflowFactsRespons
     historyLength: facts.historyLength,
     workflowStatus: state?.status ?? null,
     history: state?.history ?? null,
+    pendingAction: state?.pendingAction ?? null,
     payment: payment && {
       attempt: payment.attempt,
       state: payment.state,

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { FEATURES, type FeatureName } from '../domain/features';
 import { ORDER_STATUSES } from '../domain/order';
+import { TEXT_LIMITS } from '../domain/text';
 import { parseCents } from './money';
 
 /** Request bodies above this are refused with 413 before they are parsed. */
@@ -152,7 +153,11 @@ export const listOrdersQuery = z.strictObject({
 export const orderIdParams = z.object({ id: z.string().meta({ description: 'Order id.' }) });
 
 export const cancelOrderRequest = z.strictObject(
-  { reason: text(500).optional().meta({ description: 'Why, for the logs.' }) },
+  {
+    reason: text(TEXT_LIMITS.cancelReason)
+      .optional()
+      .meta({ description: 'Why: stored with the order and shown on its page.' }),
+  },
   OBJECT_BODY,
 );
 
@@ -176,7 +181,17 @@ export const orderResponse = z.object({
   status: orderStatus,
   failureReason: z.string().nullable(),
   attempts: z.number().int().meta({ description: 'Payment attempts made so far.' }),
-  paymentReference: z.string().nullable(),
+  paymentReference: z
+    .string()
+    .nullable()
+    .meta({ description: 'Set when charged; a cancelled order keeps it beside its refund.' }),
+  cancelReason: z
+    .string()
+    .nullable()
+    .meta({ description: "The operator's reason, on a cancelled order." }),
+  refundReference: z.string().nullable().meta({
+    description: 'Set when money taken before a cancel took effect was refunded.',
+  }),
   createdAt: timestamp,
   updatedAt: timestamp,
   processedAt: timestamp.nullable(),
@@ -213,6 +228,9 @@ const workflowFacts = z.object({
     .nullable()
     .meta({ description: "The workflow's own view (status query); null when it is closed." }),
   history: z.array(z.object({ status: orderStatus, at: timestamp })).nullable(),
+  pendingAction: z.enum(['cancel', 'retry']).nullable().meta({
+    description: 'An accepted cancel or retry the workflow is still carrying out.',
+  }),
   payment: z
     .object({
       attempt: z.number().int().meta({ description: 'Current attempt number of this round.' }),
@@ -236,7 +254,7 @@ export const actionAcceptedResponse = z.object({
   orderId: z.string(),
   workflowId: z.string(),
   action: z.enum(['cancel', 'retry']),
-  status: orderStatus.meta({ description: 'Status when the signal was sent.' }),
+  status: orderStatus.meta({ description: 'Status when the workflow accepted the action.' }),
   message: z.string(),
 });
 export type ActionAcceptedResponse = z.infer<typeof actionAcceptedResponse>;

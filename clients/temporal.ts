@@ -16,6 +16,8 @@ import type { OrderActivities } from '../activities/orders';
 import type { Config } from '../domain/config';
 import type {
   Order,
+  OrderAction,
+  OrderActionAccepted,
   OrderStatus,
   OrderWorkflowInput,
   OrderWorkflowSettings,
@@ -29,7 +31,7 @@ import {
   orderStatusKey,
   QUERIES,
   SEARCH_ATTRIBUTES,
-  SIGNALS,
+  UPDATES,
   workflowIdForOrder,
 } from '../domain/temporal';
 
@@ -45,6 +47,17 @@ export function orderSummary(order: Order): string {
   return `${order.customerId}: ${order.amount} ${order.currency} for ${order.quantity} × ${order.product}`;
 }
 
+function workflowInput(order: Order, settings: OrderWorkflowSettings): OrderWorkflowInput {
+  return {
+    orderId: order.id,
+    customerId: order.customerId,
+    amount: order.amount,
+    currency: order.currency,
+    datePlaced: order.datePlaced,
+    settings,
+  };
+}
+
 export interface StartedOrder {
   workflowId: string;
   /** False when the workflow already existed: starting an order twice is harmless. */
@@ -57,14 +70,7 @@ export async function startOrderWorkflow(
   order: Order,
 ): Promise<StartedOrder> {
   const workflowId = workflowIdForOrder(order.id);
-  const input: OrderWorkflowInput = {
-    orderId: order.id,
-    customerId: order.customerId,
-    amount: order.amount,
-    currency: order.currency,
-    datePlaced: order.datePlaced,
-    settings: options.settings,
-  };
+  const input = workflowInput(order, options.settings);
   try {
     await client.workflow.start(ORDER_WORKFLOW_TYPE, {
       workflowId,
@@ -207,18 +213,58 @@ export async function describeOrderWorkflow(
   };
 }
 
-/** Sends an operator's cancel (with an optional reason) or retry to the order's workflow. */
-export async function signalOrderWorkflow(
+/**
+ * Asks the order's workflow to cancel (with an optional reason) or retry, through its Update:
+ * resolves with the workflow's acceptance, or rejects with `WorkflowUpdateFailedError` (refused,
+ * the workflow's reason in `cause.message`), `WorkflowNotFoundError` (no such workflow, or it has
+ * closed) or `WorkflowUpdateRPCTimeoutOrCancelledError` (no worker answered in time).
+ */
+export async function updateOrderWorkflow(
   client: Client,
   orderId: string,
-  action: keyof typeof SIGNALS,
+  action: OrderAction,
   options: { reason?: string; timeoutMs: number },
-): Promise<void> {
+): Promise<OrderActionAccepted> {
   const handle = client.workflow.getHandle(workflowIdForOrder(orderId));
-  await client.withDeadline(Date.now() + options.timeoutMs, () =>
+  return client.withDeadline(Date.now() + options.timeoutMs, () =>
     action === 'cancel'
-      ? handle.signal(SIGNALS.cancel, options.reason ? { reason: options.reason } : {})
-      : handle.signal(SIGNALS.retry),
+      ? handle.executeUpdate<OrderActionAccepted, [{ reason?: string }]>(UPDATES.cancel, {
+          args: [options.reason ? { reason: options.reason } : {}],
+        })
+      : handle.executeUpdate<OrderActionAccepted, []>(UPDATES.retry),
+  );
+}
+
+/**
+ * Starts a new run for an order whose workflow closed while the order was `failed`, carrying the
+ * operator's action. The id stays `order-<id>`; only this start may reuse it, and only once the
+ * previous run is closed (a running one makes it fail with WorkflowExecutionAlreadyStartedError).
+ */
+export async function resumeOrderWorkflow(
+  client: Client,
+  options: { taskQueue: string; settings: OrderWorkflowSettings; timeoutMs: number },
+  order: Order & { statusVersion: number },
+  action: OrderAction,
+  reason?: string,
+): Promise<void> {
+  const input: OrderWorkflowInput = {
+    ...workflowInput(order, options.settings),
+    resume: {
+      action,
+      ...(reason ? { reason } : {}),
+      fromVersion: order.statusVersion,
+      attempts: order.attempts,
+    },
+  };
+  await client.withDeadline(Date.now() + options.timeoutMs, () =>
+    client.workflow.start(ORDER_WORKFLOW_TYPE, {
+      workflowId: workflowIdForOrder(order.id),
+      taskQueue: options.taskQueue,
+      args: [input],
+      typedSearchAttributes: [{ key: orderStatusKey, value: order.status }],
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      staticSummary: orderSummary(order),
+    }),
   );
 }
 

@@ -7,6 +7,7 @@ import {
   type Sequelize,
 } from 'sequelize';
 import type { OrderStatus } from '../domain/order';
+import { TEXT_LIMITS } from '../domain/text';
 
 export class OrderRow extends Model<InferAttributes<OrderRow>, InferCreationAttributes<OrderRow>> {
   declare id: string;
@@ -30,6 +31,9 @@ export class OrderRow extends Model<InferAttributes<OrderRow>, InferCreationAttr
   declare requestHash: CreationOptional<string | null>;
   declare workflowStartedAt: CreationOptional<Date | null>;
   declare processedAt: CreationOptional<Date | null>;
+  // Added by migration 004 (cancel reasons and refunds).
+  declare cancelReason: CreationOptional<string | null>;
+  declare refundReference: CreationOptional<string | null>;
 }
 
 /**
@@ -52,9 +56,17 @@ export const orderColumns = {
     defaultValue: 0,
     field: 'status_version',
   },
-  failureReason: { type: DataTypes.STRING(1000), allowNull: true, field: 'failure_reason' },
+  failureReason: {
+    type: DataTypes.STRING(TEXT_LIMITS.failureReason),
+    allowNull: true,
+    field: 'failure_reason',
+  },
   attempts: { type: DataTypes.INTEGER, allowNull: false, defaultValue: 0 },
-  paymentReference: { type: DataTypes.STRING(100), allowNull: true, field: 'payment_reference' },
+  paymentReference: {
+    type: DataTypes.STRING(TEXT_LIMITS.reference),
+    allowNull: true,
+    field: 'payment_reference',
+  },
   createdAt: { type: DataTypes.DATE, allowNull: false, field: 'created_at' },
   updatedAt: { type: DataTypes.DATE, allowNull: false, field: 'updated_at' },
 } as const;
@@ -72,6 +84,20 @@ export const apiOrderColumns = {
   processedAt: { type: DataTypes.DATE, allowNull: true, field: 'processed_at' },
 } as const;
 
+/** Columns added by migration 004: why an operator cancelled, and the refund that followed. */
+export const cancelOrderColumns = {
+  cancelReason: {
+    type: DataTypes.STRING(TEXT_LIMITS.cancelReason),
+    allowNull: true,
+    field: 'cancel_reason',
+  },
+  refundReference: {
+    type: DataTypes.STRING(TEXT_LIMITS.reference),
+    allowNull: true,
+    field: 'refund_reference',
+  },
+} as const;
+
 export const ORDERS_TABLE = 'orders';
 
 export type OrderModel = typeof OrderRow;
@@ -83,7 +109,7 @@ export type OrderModel = typeof OrderRow;
 export function defineModels(sequelize: Sequelize): OrderModel {
   class BoundOrderRow extends OrderRow {}
   BoundOrderRow.init(
-    { ...orderColumns, ...apiOrderColumns },
+    { ...orderColumns, ...apiOrderColumns, ...cancelOrderColumns },
     { sequelize, modelName: 'OrderRow', tableName: ORDERS_TABLE, timestamps: true },
   );
   return BoundOrderRow;

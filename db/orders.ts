@@ -1,6 +1,7 @@
 import { Op, QueryTypes, type Sequelize, type WhereOptions } from 'sequelize';
 import type { NewOrder, Order, OrderStatus, StatusChange } from '../domain/order';
 import { ORDER_STATUSES } from '../domain/order';
+import { boundText, TEXT_LIMITS } from '../domain/text';
 import { OrderRow, type OrderModel } from './models';
 
 export type Dialect = 'sqlite' | 'postgres' | 'mssql';
@@ -13,6 +14,8 @@ export interface StoredOrder extends Order {
   unitPrice: string | null;
   workflowStartedAt: string | null;
   processedAt: string | null;
+  /** The version of the last status write: a new run of the workflow continues after it. */
+  statusVersion: number;
 }
 
 /** What the API stores beside a new order. */
@@ -67,11 +70,14 @@ function toOrder(row: OrderRow): StoredOrder {
     failureReason: row.failureReason ?? null,
     attempts: row.attempts,
     paymentReference: row.paymentReference ?? null,
+    cancelReason: row.cancelReason ?? null,
+    refundReference: row.refundReference ?? null,
     createdAt: new Date(row.createdAt).toISOString(),
     updatedAt: new Date(row.updatedAt).toISOString(),
     unitPrice: row.unitPrice === null || row.unitPrice === undefined ? null : money(row.unitPrice),
     workflowStartedAt: iso(row.workflowStartedAt ?? null),
     processedAt: iso(row.processedAt ?? null),
+    statusVersion: row.statusVersion,
   };
 }
 
@@ -200,8 +206,18 @@ export class OrderRepository {
       {
         status: change.status,
         statusVersion: change.version,
-        failureReason: change.failureReason ?? null,
-        ...(change.paymentReference ? { paymentReference: change.paymentReference } : {}),
+        // Bounded here too, whoever wrote the change: a value too long for the column would be
+        // refused by PostgreSQL and SQL Server on every retry, and the order would never move.
+        failureReason: boundText(change.failureReason, TEXT_LIMITS.failureReason),
+        ...(change.paymentReference
+          ? { paymentReference: boundText(change.paymentReference, TEXT_LIMITS.reference) }
+          : {}),
+        ...(change.cancelReason
+          ? { cancelReason: boundText(change.cancelReason, TEXT_LIMITS.cancelReason) }
+          : {}),
+        ...(change.refundReference
+          ? { refundReference: boundText(change.refundReference, TEXT_LIMITS.reference) }
+          : {}),
         // `processed` is final, so this is written once: the dashboard's processed-per-minute.
         ...(change.status === 'processed' ? { processedAt: new Date() } : {}),
       },

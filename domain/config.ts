@@ -53,7 +53,10 @@ export const configSchema = z.object({
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('orders'),
   TEMPORAL_UI_URL: z.url().default('http://127.0.0.1:8233'),
   FINANCE_URL: z.url().default('http://127.0.0.1:3001'),
-  /** The finance package wants dates in its own local time (the seed's time-zone bug). */
+  /**
+   * The finance package wants dates in its own local time: a UTC date from a client in another
+   * zone is refused (docs/background.md).
+   */
   FINANCE_TIMEZONE: timeZone,
   /** HTTP timeout of one payment call; shorter than the activity's start-to-close timeout. */
   FINANCE_TIMEOUT: duration('10s').refine((ms) => ms > 0 && ms < PAYMENT_START_TO_CLOSE_MS, {
@@ -107,6 +110,11 @@ export const configSchema = z.object({
   LOAD_MAX_RATE_PER_SECOND: z.coerce.number().positive().max(100).default(8),
   /** "System monitoring" adds LOAD_RATE_PER_SECOND to the load this often. */
   LOAD_RAMP_EVERY: duration('1m').refine((ms) => ms > 0, { message: 'must be above 0' }),
+  /**
+   * The dashboard's demo tools (scenarios, load generator, finance simulator controls, api/demo):
+   * off unless `on`. `npm start` turns them on; a deployment leaves them off.
+   */
+  DEMO_SCENARIOS: z.enum(['on', 'off']).default('off'),
   /** Port of the worker's Prometheus `/metrics` (the API serves its own on API_PORT). */
   WORKER_METRICS_PORT: port(9464),
   WORKER_METRICS_HOST: z.string().default('127.0.0.1'),

@@ -6,6 +6,12 @@ import { z } from 'zod';
 
 export const PAYMENT_PATH = '/ProcessPayment';
 
+/** `GET /payments/:key`: what happened to the payment made (or being made) under a key. */
+export const PAYMENTS_PATH = '/payments';
+
+/** `POST /refunds`: gives the whole amount of a charge back. */
+export const REFUNDS_PATH = '/refunds';
+
 /** Amount as a decimal string with at most two places, e.g. "12.50". */
 export const AMOUNT_PATTERN = /^\d{1,12}(\.\d{1,2})?$/;
 
@@ -36,6 +42,39 @@ export interface PaymentReceipt {
   chargedAt: string;
 }
 
+/** `POST /refunds` body: a full refund of the charge made under `paymentKey`. */
+export const refundRequestSchema = z.strictObject({
+  /** The refund's own key: the same key again answers the same refund, never a second one. */
+  idempotencyKey: z.string().min(1).max(200),
+  /** The idempotency key the payment was charged under. */
+  paymentKey: z.string().min(1).max(200),
+  reason: z.string().max(500).optional(),
+});
+/** A refund request as the client sends it and the package validates it. */
+export type RefundRequest = z.infer<typeof refundRequestSchema>;
+
+/** `POST /refunds` 200: the whole amount of the payment was given back. */
+export interface RefundReceipt {
+  refundReference: string;
+  idempotencyKey: string;
+  paymentKey: string;
+  paymentReference: string;
+  orderId: string;
+  amount: string;
+  currency: string;
+  reason: string | null;
+  /** In the package's local time, like `chargedAt`. */
+  refundedAt: string;
+}
+
+/**
+ * `GET /payments/:key` 200 (`pending` comes with `Retry-After: 1`); a key with neither a charge
+ * nor a request in progress is a 404 `payment_not_found`.
+ */
+export type PaymentLookup =
+  | { status: 'charged'; receipt: PaymentReceipt; refund: RefundReceipt | null }
+  | { status: 'pending' };
+
 /** Body of every non-2xx answer of the finance package. */
 export interface FinanceErrorBody {
   code: string;
@@ -45,9 +84,38 @@ export interface FinanceErrorBody {
 export const FINANCE_MODES = ['normal', 'flaky', 'down', 'slow'] as const;
 export type FinanceMode = (typeof FINANCE_MODES)[number];
 
-/** One-shot faults a test or a demo can queue for the next requests, in order. */
-export const FINANCE_FAULTS = ['status-500', 'status-503', 'status-429', 'hang', 'drop'] as const;
+/**
+ * One-shot faults a test or a demo can queue for the next requests to the money endpoints
+ * (payment, lookup, refund), in order.
+ */
+export const FINANCE_FAULTS = [
+  'status-500',
+  'status-503',
+  'status-429',
+  'hang',
+  'drop',
+  'late-charge',
+  'reject-long',
+  'reject-html',
+  'status-502-html',
+  'status-503-empty',
+] as const;
 export type FinanceFault = (typeof FINANCE_FAULTS)[number];
+
+/**
+ * The faults flaky mode picks from: only those a retry gets past. The rejections would fail an
+ * order for good, which is not what "flaky" means.
+ */
+export const TRANSIENT_FINANCE_FAULTS = [
+  'status-500',
+  'status-503',
+  'status-429',
+  'hang',
+  'drop',
+  'late-charge',
+  'status-502-html',
+  'status-503-empty',
+] as const satisfies readonly FinanceFault[];
 
 export const financeModeSchema = z.strictObject({
   mode: z.enum(FINANCE_MODES),
@@ -65,6 +133,9 @@ export interface ChargeRecord {
   /** Times money was actually taken for this key: 0 or 1 when the package is idempotent. */
   charges: number;
   receipt: PaymentReceipt | null;
+  /** Times money was actually given back for this key: counted, so a double refund shows 2. */
+  refunds: number;
+  refund: RefundReceipt | null;
 }
 
 /** `GET /charges`: every key the package has seen, with the order it named and when it was asked. */
@@ -72,4 +143,22 @@ export interface KeyActivity extends ChargeRecord {
   orderId: string | null;
   /** Arrival time of each request with this key (ISO-8601). */
   requestedAt: string[];
+}
+
+/** `GET /faults`: what is queued, every call left hanging, and the keys being processed now. */
+/**
+ * Which calls a queued fault is for: payments by default (tests and demos script the payment's
+ * answers; a lookup made after a lost answer must not eat the next payment's fault), lookups,
+ * refunds, or `any`: whichever money call comes first.
+ */
+export const FAULT_ENDPOINTS = ['payment', 'lookup', 'refund', 'any'] as const;
+export type FaultEndpoint = (typeof FAULT_ENDPOINTS)[number];
+
+export interface FaultsReport {
+  faults: FinanceFault[];
+  hung: { idempotencyKey: string | null; at: string }[];
+  /** Payment keys with a request in progress (arrived, no charge decision yet). */
+  pending: string[];
+  /** Refund keys with a refund request in progress. */
+  pendingRefunds: string[];
 }

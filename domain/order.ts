@@ -59,6 +59,10 @@ export interface Order extends NewOrder {
   /** Payment attempts actually made against the finance package, over all retries. */
   attempts: number;
   paymentReference: string | null;
+  /** The operator's reason, when the order was cancelled with one. */
+  cancelReason: string | null;
+  /** Set when money taken for a cancelled order was given back. */
+  refundReference: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -71,6 +75,35 @@ export interface OrderWorkflowInput {
   currency: string;
   datePlaced: string;
   settings: OrderWorkflowSettings;
+  /**
+   * Set when an operator acts on a failed order whose workflow already closed: the new run
+   * carries on from the stored state (its status versions continue after `fromVersion`, it does
+   * not verify the customer again) and applies the action first.
+   */
+  resume?: OrderResume;
+}
+
+/** What a new run of a closed order's workflow starts from. */
+export interface OrderResume {
+  action: OrderAction;
+  /** With `cancel`: the operator's reason. */
+  reason?: string;
+  /** The SQL row's status version: the new run's writes must be newer. */
+  fromVersion: number;
+  /** Payment attempts already made, so the count stays right across runs. */
+  attempts: number;
+}
+
+/** What an operator can do to an order, through the API, an update or a signal. */
+export type OrderAction = 'cancel' | 'retry';
+
+/** The answer of the cancel and retry updates: the workflow accepted the action. */
+export interface OrderActionAccepted {
+  orderId: string;
+  action: OrderAction;
+  /** The order's status when the action was accepted. */
+  status: OrderStatus;
+  message: string;
 }
 
 /**
@@ -97,6 +130,10 @@ export interface StatusChange {
   /** With `failed`: the class of failure, for metrics and alerts. */
   failureKind?: PaymentFailureKind;
   paymentReference?: string | null;
+  /** With `cancelled`: the operator's reason, if one was given. */
+  cancelReason?: string | null;
+  /** With `cancelled`: the refund of money taken before the cancel took effect. */
+  refundReference?: string | null;
 }
 
 /** What the workflow's `status` query answers. */
@@ -107,6 +144,10 @@ export interface OrderWorkflowState {
   attempts: number;
   lastFailure: string | null;
   paymentReference: string | null;
+  cancelReason: string | null;
+  refundReference: string | null;
+  /** An accepted cancel or retry the workflow is carrying out; null when none. */
+  pendingAction: OrderAction | null;
   /** ISO timestamps of each status the workflow entered, in order. */
   history: { status: OrderStatus; at: string }[];
 }
@@ -117,4 +158,6 @@ export interface OrderWorkflowResult {
   paymentReference: string | null;
   failureReason: string | null;
   attempts: number;
+  cancelReason?: string | null;
+  refundReference?: string | null;
 }

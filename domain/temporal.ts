@@ -28,6 +28,8 @@ export const orderStatusKey = defineSearchAttributeKey(
 export const SEARCH_ATTRIBUTES = { [ORDER_STATUS_SEARCH_ATTRIBUTE]: 'Keyword' } as const;
 
 export const SIGNALS = { cancel: 'cancel', retry: 'retry' } as const;
+/** The same actions as Updates: the caller hears whether the workflow accepted or refused. */
+export const UPDATES = { cancel: 'cancelOrder', retry: 'retryOrder' } as const;
 export const QUERIES = { status: 'status' } as const;
 
 /**

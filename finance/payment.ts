@@ -1,25 +1,31 @@
 /**
- * What the finance package decides about one payment request, without HTTP: validation, the
- * business rules, idempotency and the receipt. Every rejection names the offending value, because
- * the seed's bug was a bare "400 Bad Request" that nobody could diagnose.
+ * What the finance package decides about one payment, lookup or refund request, without HTTP:
+ * validation, the business rules, idempotency and the receipts. Every rejection names the
+ * offending value, because a bare "400 Bad Request" cannot be diagnosed by the caller.
  */
 import { randomBytes } from 'node:crypto';
 import type { z } from 'zod';
 import {
   paymentRequestSchema,
+  refundRequestSchema,
   type FinanceErrorBody,
+  type PaymentLookup,
   type PaymentReceipt,
   type PaymentRequest,
+  type RefundReceipt,
+  type RefundRequest,
 } from '../domain/finance';
 import { formatInZone, writtenOffsetMinutes, zoneOffsetMinutes } from '../domain/time';
 import type { FinanceState, StoredCharge } from './state';
 
+/** A JSON answer of a money endpoint, before it is sent. */
 export interface Answer {
   status: number;
-  body: PaymentReceipt | FinanceErrorBody;
+  body: PaymentReceipt | RefundReceipt | PaymentLookup | FinanceErrorBody;
   headers?: Record<string, string>;
 }
 
+/** What a decision needs besides the request: the memory, the package's zone and the time. */
 export interface PaymentContext {
   state: FinanceState;
   timeZone: string;
@@ -28,6 +34,7 @@ export interface PaymentContext {
 
 const CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
 
+/** A `{ code, reason }` answer with the given status. */
 export function errorAnswer(status: number, code: string, reason: string): Answer {
   return { status, body: { code, reason } };
 }
@@ -56,6 +63,98 @@ export function processPayment(body: unknown, context: PaymentContext): Answer {
   const receipt = newReceipt(request, context.now, context.timeZone);
   context.state.recordCharge({ request, receipt });
   return { status: 200, body: receipt };
+}
+
+/** Tells the caller to come back in a second: something with this key is still in progress. */
+export function retryLater(code: string, reason: string): Answer {
+  return { ...errorAnswer(409, code, reason), headers: { 'Retry-After': '1' } };
+}
+
+/** `GET /payments/:key`: the charge with its refund, "pending" (come back in 1 s), else a 404. */
+export function lookupPayment(key: string, state: FinanceState): Answer {
+  const charge = state.chargeFor(key);
+  if (charge) {
+    const body: PaymentLookup = {
+      status: 'charged',
+      receipt: charge.receipt,
+      refund: state.refundFor(key),
+    };
+    return { status: 200, body };
+  }
+  if (state.isPaymentPending(key)) {
+    return { status: 200, body: { status: 'pending' }, headers: { 'Retry-After': '1' } };
+  }
+  return errorAnswer(404, 'payment_not_found', `no payment under key ${key}`);
+}
+
+/** Validates, applies the refund's idempotency, and gives the whole charge back on success. */
+export function processRefund(body: unknown, context: PaymentContext): Answer {
+  const parsed = refundRequestSchema.safeParse(body);
+  if (!parsed.success) return errorAnswer(400, 'malformed_request', describeIssues(parsed.error));
+  const request = parsed.data;
+  const { state } = context;
+
+  // Checked before the charge: a replayed refund is answered even though the charge now shows
+  // as refunded.
+  const previous = state.refundByKey(request.idempotencyKey);
+  if (previous) {
+    if (previous.paymentKey === request.paymentKey) return { status: 200, body: previous };
+    return errorAnswer(
+      409,
+      'idempotency_key_reused',
+      `refund key ${request.idempotencyKey} was used for payment key ${previous.paymentKey}; ` +
+        `this request is for payment key ${request.paymentKey}`,
+    );
+  }
+
+  const charge = state.chargeFor(request.paymentKey);
+  if (!charge) {
+    if (state.isPaymentPending(request.paymentKey)) {
+      return retryLater(
+        'payment_pending',
+        `a payment under key ${request.paymentKey} is still being processed`,
+      );
+    }
+    return errorAnswer(
+      404,
+      'payment_not_found',
+      `no charge under payment key ${request.paymentKey}`,
+    );
+  }
+
+  const refunded = state.refundFor(request.paymentKey);
+  if (refunded) {
+    return errorAnswer(
+      409,
+      'charge_already_refunded',
+      `payment ${refunded.paymentReference} was refunded as ${refunded.refundReference} ` +
+        `under refund key ${refunded.idempotencyKey}`,
+    );
+  }
+
+  const refund = newRefund(request, charge, context.now, context.timeZone);
+  state.recordRefund(refund);
+  return { status: 200, body: refund };
+}
+
+function newRefund(
+  request: RefundRequest,
+  charge: StoredCharge,
+  now: Date,
+  zone: string,
+): RefundReceipt {
+  const { receipt } = charge;
+  return {
+    refundReference: `REF-${randomBytes(8).toString('hex')}`,
+    idempotencyKey: request.idempotencyKey,
+    paymentKey: request.paymentKey,
+    paymentReference: receipt.paymentReference,
+    orderId: receipt.orderId,
+    amount: receipt.amount,
+    currency: receipt.currency,
+    reason: request.reason ?? null,
+    refundedAt: formatInZone(now, zone),
+  };
 }
 
 function replay(previous: StoredCharge, request: PaymentRequest): Answer {

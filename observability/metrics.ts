@@ -4,6 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { PAYMENT_FAILURE_KINDS } from '../domain/errors';
+import { ORDER_STATUSES } from '../domain/order';
 import { FEATURES, type FeatureName } from '../domain/features';
 
 export const METRICS = {
@@ -22,6 +23,8 @@ export const METRICS = {
   databaseSize: 'database_size_bytes',
   databaseQuota: 'database_quota_bytes',
   featureToggleChanges: 'feature_toggle_changes_total',
+  statusWriteFailures: 'order_status_write_failures_total',
+  refunds: 'payment_refunds_total',
 } as const;
 
 /** Seconds: payments normally take tens of milliseconds; the tail goes up to the 10 s timeout. */
@@ -51,6 +54,17 @@ export function createWorkerMetrics(registry = new Registry()) {
     ordersCancelled: new Counter({
       name: METRICS.ordersCancelled,
       help: 'Orders cancelled by an operator.',
+      registers,
+    }),
+    statusWriteFailures: new Counter({
+      name: METRICS.statusWriteFailures,
+      help: 'Status writes the database refused for good (the SQL row is stale), by status.',
+      labelNames: ['status'] as const,
+      registers,
+    }),
+    refunds: new Counter({
+      name: METRICS.refunds,
+      help: 'Refunds of money taken for orders that were then cancelled.',
       registers,
     }),
     paymentAttempts: new Counter({
@@ -95,6 +109,7 @@ export function createWorkerMetrics(registry = new Registry()) {
   // Every label value exists from the start at 0, so the first failure is an increase that
   // rate() and increase() can see, not a series appearing already at 1.
   for (const reason of PAYMENT_FAILURE_KINDS) metrics.ordersFailed.inc({ reason }, 0);
+  for (const status of ORDER_STATUSES) metrics.statusWriteFailures.inc({ status }, 0);
   for (const failureClass of ['transient', 'permanent'] as const) {
     metrics.paymentAttemptFailures.inc({ class: failureClass }, 0);
   }

@@ -43,6 +43,8 @@ export interface Tracing {
   temporalPlugin: OpenTelemetryPlugin;
   /** What workers use: `temporalPlugin` when spans are exported, activity tracing only if not. */
   workerPlugin: WorkerPlugin;
+  /** Whether `workerPlugin` traces inside workflows (a prebuilt bundle must then carry it). */
+  workflowSpans: boolean;
   shutdown(): Promise<void>;
 }
 
@@ -90,6 +92,14 @@ export function startTracing(options: TracingOptions): Tracing {
             ],
           },
         }),
-    shutdown: () => sdk.shutdown(),
+    workflowSpans: exporting,
+    // An unreachable collector must not turn a graceful stop into a failed one (exit 1): the
+    // unflushed spans are lost either way, and the process has done its work.
+    shutdown: () =>
+      sdk.shutdown().catch((error: unknown) => {
+        console.warn(
+          `tracing: spans not flushed at shutdown (${error instanceof Error ? error.message : String(error)})`,
+        );
+      }),
   };
 }

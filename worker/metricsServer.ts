@@ -1,13 +1,16 @@
 /**
  * The worker's `/metrics`: our counters and histograms, followed by the Temporal SDK's own worker
  * metrics (task slots, pollers, schedule-to-start latency), which its Runtime serves on a private
- * loopback port. One scrape target per worker process.
+ * loopback port. One scrape target per worker process. Its `/healthz` answers the worker's health
+ * check (worker/health.ts): 200 when healthy, 503 with the failing parts otherwise.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../observability/logger';
+import type { WorkerHealth } from './health';
 
+/** The running `/metrics` and `/healthz` server. */
 export interface MetricsServer {
   url: string;
   close(): Promise<void>;
@@ -32,14 +35,16 @@ async function sdkMetrics(url: string, log: Logger): Promise<string> {
   }
 }
 
+/** Serves `/metrics` and `/healthz` on `host:port` (port 0: any free port). */
 export async function startMetricsServer(options: {
   host: string;
   port: number;
   registry: Registry;
   sdkMetricsUrl: string | null;
+  health: () => Promise<WorkerHealth>;
   log: Logger;
 }): Promise<MetricsServer> {
-  const { registry, sdkMetricsUrl, log } = options;
+  const { registry, sdkMetricsUrl, health, log } = options;
   const server: Server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url !== '/metrics' && req.url !== '/healthz')) {
       res.writeHead(404, { 'content-type': 'application/json' });
@@ -47,8 +52,17 @@ export async function startMetricsServer(options: {
       return;
     }
     if (req.url === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ status: 'ok' }));
+      health().then(
+        (report) => {
+          res.writeHead(report.status === 'ok' ? 200 : 503, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(report));
+        },
+        (error: unknown) => {
+          log.error('health check crashed', { error });
+          res.writeHead(503, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ status: 'unhealthy' }));
+        },
+      );
       return;
     }
     void Promise.all([registry.metrics(), sdkMetricsUrl ? sdkMetrics(sdkMetricsUrl, log) : ''])

@@ -10,7 +10,9 @@ import type { Config } from '../domain/config';
 import type { Tracing } from '../observability/tracing';
 import { createLogger, type Logger } from '../observability/logger';
 import { collectProcessMetrics, createWorkerMetrics } from '../observability/metrics';
+import { workerHealthCheck } from './health';
 import { freeLoopbackPort, startMetricsServer } from './metricsServer';
+import { prebuiltWorkflowBundle } from './workflowBundle';
 import { createOrderWorkers } from './workers';
 
 const SDK_LEVELS: Record<Config['LOG_LEVEL'], LogLevel> = {
@@ -48,6 +50,7 @@ export async function runWorker(config: Config, tracing: Tracing): Promise<void>
 
   const db = await openDatabase(config.DATABASE_URL);
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const workflowBundle = prebuiltWorkflowBundle(tracing.workflowSpans);
   const workers = await createOrderWorkers({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
@@ -55,6 +58,8 @@ export async function runWorker(config: Config, tracing: Tracing): Promise<void>
     paymentRatePerSecond: config.PAYMENT_RATE_PER_SECOND,
     shutdownGraceTimeMs: config.WORKER_SHUTDOWN_GRACE,
     plugins: [tracing.workerPlugin],
+    // Present in the production build (dist/worker/); from source the worker bundles at start.
+    workflowBundle,
     activities: {
       orders: db.orders,
       finance: new FinanceClient(config.FINANCE_URL, config.FINANCE_TIMEOUT),
@@ -69,6 +74,7 @@ export async function runWorker(config: Config, tracing: Tracing): Promise<void>
     port: config.WORKER_METRICS_PORT,
     registry: metrics.registry,
     sdkMetricsUrl: `http://127.0.0.1:${sdkMetricsPort}/metrics`,
+    health: workerHealthCheck({ workers, connection, db, log }),
     log,
   });
   log.info('worker started', {
@@ -77,6 +83,9 @@ export async function runWorker(config: Config, tracing: Tracing): Promise<void>
     database: db.dialect,
     finance: config.FINANCE_URL,
     metrics: metricsServer.url,
+    workflowBundle: workflowBundle && 'codePath' in workflowBundle ? workflowBundle.codePath : null,
+    // Process start to polling: what a restart costs (bundling at start is most of it).
+    startupMs: Math.round(process.uptime() * 1000),
   });
   // The SDK's Runtime already turns SIGINT/SIGTERM into a graceful shutdown of every worker:
   // polling stops, in-flight activities get WORKER_SHUTDOWN_GRACE to finish, then are cancelled.

@@ -1,7 +1,8 @@
 /**
  * The order workers, built from their dependencies so the entry point and the tests wire the same
  * thing. Two task queues: order workflows with their status writes, and payments, whose rate can
- * be capped on their own (the seed's "processes orders at a fixed rate").
+ * be capped on their own (the old job processed orders at a fixed rate; PAYMENT_RATE_PER_SECOND
+ * keeps that option).
  */
 import {
   NativeConnection,
@@ -9,6 +10,7 @@ import {
   type WorkerPlugin,
   type WorkerOptions,
   type WorkflowBundleOption,
+  type WorkerStatus,
 } from '@temporalio/worker';
 import { createOrderActivities, type OrderActivityDeps } from '../activities/orders';
 import { paymentTaskQueue } from '../domain/temporal';
@@ -28,7 +30,10 @@ export interface OrderWorkerOptions {
   paymentRatePerSecond?: number;
   /** How long in-flight activities may finish on shutdown before they are cancelled. */
   shutdownGraceTimeMs?: number;
-  /** A prebuilt workflow bundle (tests build it once); otherwise the worker bundles `workflows/`. */
+  /**
+   * A prebuilt workflow bundle (the production build's, or the tests' built once); otherwise the
+   * worker bundles `workflows/` at start.
+   */
   workflowBundle?: WorkflowBundleOption;
   /** e.g. tracing's interceptors and workflow span sink. */
   plugins?: WorkerPlugin[];
@@ -37,12 +42,19 @@ export interface OrderWorkerOptions {
 export interface OrderWorkers {
   run(): Promise<void>;
   shutdown(): void;
+  /** Each worker's SDK status and the pollers it must keep up, by role, for `/healthz`. */
+  status(): Record<'orders' | 'payments', OrderWorkerStatus>;
+}
+
+/** A worker's status and which of its pollers matter: payments run no workflows. */
+export interface OrderWorkerStatus {
+  status: WorkerStatus;
+  pollers: ('workflow' | 'activity')[];
 }
 
 export async function createOrderWorkers(options: OrderWorkerOptions): Promise<OrderWorkers> {
-  const { recordOrderStatus, verifyCustomer, chargePayment } = createOrderActivities(
-    options.activities,
-  );
+  const { recordOrderStatus, verifyCustomer, chargePayment, lookupPayment, refundPayment } =
+    createOrderActivities(options.activities);
   const common = {
     connection: options.connection,
     namespace: options.namespace ?? 'default',
@@ -61,7 +73,8 @@ export async function createOrderWorkers(options: OrderWorkerOptions): Promise<O
   const payments = await Worker.create({
     ...common,
     taskQueue: paymentTaskQueue(options.taskQueue),
-    activities: { chargePayment },
+    // Everything that talks to the finance package, under the same rate cap.
+    activities: { chargePayment, lookupPayment, refundPayment },
     ...(options.paymentRatePerSecond
       ? { maxTaskQueueActivitiesPerSecond: options.paymentRatePerSecond }
       : {}),
@@ -74,6 +87,13 @@ export async function createOrderWorkers(options: OrderWorkerOptions): Promise<O
       for (const worker of [orders, payments]) {
         if (worker.getState() === 'RUNNING') worker.shutdown();
       }
+    },
+    status() {
+      return {
+        orders: { status: orders.getStatus(), pollers: ['workflow', 'activity'] },
+        // With no workflows registered, the SDK shuts this worker's workflow poller down at once.
+        payments: { status: payments.getStatus(), pollers: ['activity'] },
+      };
     },
   };
 }

@@ -1,3 +1,12 @@
 // What the worker bundles into the workflow sandbox.
-export { processOrder, cancelSignal, retrySignal, statusQuery, ORDER_FAILED } from './processOrder';
+export {
+  processOrder,
+  cancelSignal,
+  retrySignal,
+  cancelUpdate,
+  retryUpdate,
+  statusQuery,
+  ACTION_REFUSED,
+  ORDER_FAILED,
+} from './processOrder';
 export type { CancelRequest } from './processOrder';

@@ -28,8 +28,9 @@ export const shortActivity: ActivityOptions = {
  *   call ends as a retryable failure with a reason.
  * - heartbeat 5 s: the activity heartbeats every second while the call is in flight, so a killed
  *   worker's attempt is retried after 5 s rather than 30, and a cancel reaches a running attempt.
- * - WAIT_CANCELLATION_COMPLETED: a cancelled order is marked cancelled only once the attempt has
- *   really stopped, so a charge can never land after the order says cancelled.
+ * - WAIT_CANCELLATION_COMPLETED: the workflow hears of a cancel only once the attempt has really
+ *   stopped. Stopping our side of the call does not stop the package, which may still charge
+ *   after we hung up: that is why a cancelled order is then settled (`settlementActivity`).
  */
 export function paymentActivity(maximumAttempts: number): ActivityOptions {
   return {
@@ -45,3 +46,14 @@ export function paymentActivity(maximumAttempts: number): ActivityOptions {
     },
   };
 }
+
+/**
+ * Looking a payment up and refunding it, after a cancel or an attempt of unknown outcome. The
+ * answer decides whether money stays taken, so there is no attempt limit: the order waits while
+ * the package is down or still working on the payment. Backoff as for payments; each call is one
+ * HTTP request bounded by FINANCE_TIMEOUT, inside the start-to-close timeout.
+ */
+export const settlementActivity: ActivityOptions = {
+  startToCloseTimeout: PAYMENT_START_TO_CLOSE_MS,
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
+};

@@ -1,7 +1,7 @@
 /**
- * The operations dashboard: the page and its assets at `/`, the operator session, the scenario
- * endpoints and the system health the page shows. Everything else the page reads comes from the
- * order API itself (`/api/stats`, `/api/orders`).
+ * The operations dashboard: the page and its assets at `/`, the operator session and the system
+ * health the page shows, plus the demo tools' routes when they are on (api/demo). Everything else
+ * the page reads comes from the order API itself (`/api/stats`, `/api/orders`).
  */
 import { dirname, join } from 'node:path';
 import express, { Router } from 'express';
@@ -9,9 +9,7 @@ import { temporalUiWorkflowUrl } from '../../domain/temporal';
 import { sessionRouter } from '../auth';
 import type { ApiDeps } from '../deps';
 import { methodNotAllowed } from '../errors';
-import { financeControl } from './finance';
-import { LoadGenerator } from './load';
-import { scenariosRouter } from './scenarios';
+import { demoTools } from '../demo';
 import { systemRouter } from './system';
 
 const PUBLIC_DIR = join(__dirname, '..', 'public');
@@ -22,10 +20,10 @@ const VENDOR_FILES: Record<string, string> = {
   '/vendor/uplot/uPlot.min.css': join(UPLOT_DIST, 'uPlot.min.css'),
 };
 
+/** The dashboard's page, session, system health and (when on) demo routes. */
 export function dashboardRouter(deps: ApiDeps): Router {
   const { config } = deps;
-  const finance = financeControl(config.FINANCE_URL);
-  const load = new LoadGenerator();
+  const demo = demoTools(deps);
   const router = Router();
 
   // The page's own files only: its tsconfig.json (for type checks) is not for the browser.
@@ -40,8 +38,8 @@ export function dashboardRouter(deps: ApiDeps): Router {
     });
   }
   router.use(sessionRouter(config.OPERATOR_TOKEN));
-  router.use(scenariosRouter({ deps, finance, load }));
-  router.use(systemRouter(deps, finance, load));
+  if (demo) router.use(demo.router);
+  router.use(systemRouter(deps, demo));
   // The list has no Temporal UI address per row: this builds it server-side, in one place.
   router
     .route('/orders/:id/temporal')

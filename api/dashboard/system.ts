@@ -1,8 +1,10 @@
 /**
  * `GET /api/system`: what the operator needs to tell which resource runs short. Temporal's view
  * of the workers (pollers, backlog, how long the oldest task has waited to start), the running
- * workflows, the database size, the finance package's mode and the load generator. Each part is
- * read on its own: one unreachable dependency is reported, the others still show.
+ * workflows, the database size and, with the demo tools on, the finance simulator's mode and the
+ * load generator. Each part is read on its own: one unreachable dependency is reported, the
+ * others still show. Without a simulator to ask (demo tools off, or a real finance package that
+ * has no `/mode`), the finance part says so instead of reporting an error.
  */
 import type { Client } from '@temporalio/client';
 import { optionalTsToMs } from '@temporalio/common/lib/time';
@@ -16,8 +18,9 @@ import {
   isTemporalUnavailable,
   methodNotAllowed,
 } from '../errors';
-import type { FinanceControl, FinanceModeState } from './finance';
-import type { LoadGenerator, LoadStatus } from './load';
+import type { DemoTools } from '../demo';
+import { isNoSimulator, type FinanceModeState } from '../demo/finance';
+import type { LoadStatus } from '../demo/load';
 
 const { TaskQueueType, RateLimitSource } = temporal.api.enums.v1;
 
@@ -45,10 +48,28 @@ export interface SystemHealth {
     { runningWorkflows: number; taskQueues: TaskQueueHealth[] } | Unreachable
   );
   database: { quotaBytes: number | null } & ({ dialect: string; sizeBytes: number } | Unreachable);
-  finance: FinanceModeState | Unreachable;
-  load: LoadStatus;
+  finance: FinanceModeState | Unreachable | NoSimulator;
+  /** Null when the demo tools are off: there is no load generator. */
+  load: LoadStatus | null;
+  /** Whether the demo scenarios are on (DEMO_SCENARIOS); the page hides them when not. */
+  demo: boolean;
   generatedAt: string;
 }
+
+/** No finance simulator to read a mode from; `reason` says why, for a person. */
+export interface NoSimulator {
+  simulator: false;
+  reason: string;
+}
+
+const DEMO_OFF: NoSimulator = {
+  simulator: false,
+  reason: 'no simulator: the demo scenarios are off (DEMO_SCENARIOS)',
+};
+const REAL_PACKAGE: NoSimulator = {
+  simulator: false,
+  reason: 'no simulator: the finance package has no control endpoints',
+};
 
 /** A part of the system that did not answer; the rest of the answer still stands. */
 export interface Unreachable {
@@ -104,7 +125,19 @@ async function settle<T>(
   }
 }
 
-export function systemRouter(deps: ApiDeps, finance: FinanceControl, load: LoadGenerator): Router {
+/** The simulator's mode, or why there is none (demo tools off, or a real finance package). */
+async function financeMode(demo: DemoTools | null): Promise<FinanceModeState | NoSimulator> {
+  if (!demo) return DEMO_OFF;
+  try {
+    return await demo.finance.mode();
+  } catch (error) {
+    if (isNoSimulator(error)) return REAL_PACKAGE;
+    throw error;
+  }
+}
+
+/** `GET /api/system`, reading the demo tools' parts only when they are on. */
+export function systemRouter(deps: ApiDeps, demo: DemoTools | null): Router {
   const { temporal: client, config, db } = deps;
   const queue = config.TEMPORAL_TASK_QUEUE;
   const queues = [
@@ -131,7 +164,7 @@ export function systemRouter(deps: ApiDeps, finance: FinanceControl, load: LoadG
   router
     .route(SYSTEM_PATH)
     .get(async (_req, res) => {
-      const [temporalPart, database, financeMode] = await Promise.all([
+      const [temporalPart, database, financeState] = await Promise.all([
         settle(temporalHealth, isTemporalUnavailable, 'Temporal is unreachable'),
         settle(
           async () => ({ dialect: db.dialect, sizeBytes: await db.sizeBytes() }),
@@ -139,7 +172,7 @@ export function systemRouter(deps: ApiDeps, finance: FinanceControl, load: LoadG
           'The database is unreachable',
         ),
         settle(
-          () => finance.mode(),
+          () => financeMode(demo),
           (error) => error instanceof ApiError,
           'The finance package is unreachable',
         ),
@@ -151,8 +184,9 @@ export function systemRouter(deps: ApiDeps, finance: FinanceControl, load: LoadG
           ...temporalPart,
         },
         database: { ...database, quotaBytes: config.DATABASE_QUOTA_BYTES ?? null },
-        finance: financeMode,
-        load: load.status(),
+        finance: financeState,
+        load: demo ? demo.load.status() : null,
+        demo: demo !== null,
         generatedAt: new Date().toISOString(),
       };
       res.json(body);

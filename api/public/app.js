@@ -85,6 +85,8 @@ async function loadSystem() {
   system = health;
   renderSystem(health);
   operator.showLoad(health.load);
+  // The scenarios are demo tools (DEMO_SCENARIOS): without them their panel would only fail.
+  byId('scenarios-panel').hidden = !health.demo;
 }
 
 async function route() {

@@ -35,6 +35,10 @@ function fields(order) {
     ...entry('Amount', `${order.amount} ${order.currency}`),
     ...entry('Placed', formatDateTime(order.datePlaced)),
     ...entry('Payment ref.', order.paymentReference),
+    ...(order.refundReference ? entry('Refund ref.', order.refundReference) : []),
+    ...(order.cancelReason
+      ? entry('Cancel reason', h('span', { class: 'reason' }, order.cancelReason))
+      : []),
   );
 }
 
@@ -128,17 +132,21 @@ export function applicable(order, operator) {
   const facts = 'error' in order.temporal ? null : order.temporal;
   const status = facts?.workflowStatus ?? order.status;
   const open = facts?.executionStatus === 'RUNNING';
-  const cancel = operator && open && CANCELLABLE.includes(status);
-  const retry = operator && open && status === 'failed';
+  // A failed order whose workflow closed can still be acted on: the API starts a new run.
+  const actionable = open ? !facts?.pendingAction : status === 'failed';
+  const cancel = operator && !!facts && actionable && CANCELLABLE.includes(status);
+  const retry = operator && !!facts && actionable && status === 'failed';
   const why = !operator
     ? 'Sign in as operator to cancel or retry.'
     : !facts
       ? 'Temporal cannot be asked right now.'
-      : !open
-        ? `The workflow is closed (${facts.executionStatus}): nothing to cancel or retry.`
-        : status === 'failed'
-          ? ''
-          : 'Retry applies to failed orders only.';
+      : open && facts.pendingAction
+        ? `A ${facts.pendingAction} is under way.`
+        : !open && status !== 'failed'
+          ? `The workflow is closed (${facts.executionStatus}): nothing to cancel or retry.`
+          : status === 'failed'
+            ? ''
+            : 'Retry applies to failed orders only.';
   return { cancel, retry, why };
 }
 

@@ -190,8 +190,11 @@ export class Operator {
     this.changed();
   }
 
-  /** Shows whether a load is running, and lets the operator stop it. @param {LoadStatus} load */
+  /**
+   * Shows whether a load is running, and lets the operator stop it; null: no demo tools.
+   * @param {LoadStatus | null} load
+   */
   showLoad(load) {
-    this.stopLoad.disabled = !this.signedIn || !load.running;
+    this.stopLoad.disabled = !this.signedIn || !load?.running;
   }
 }

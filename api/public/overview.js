@@ -150,6 +150,8 @@ function databaseFact(system) {
 function financeFact(system) {
   const { finance } = system;
   if ('error' in finance) return fact('Finance package', finance.error, 'finance');
+  // A real finance package (or the demo tools off): there is no simulator mode to show.
+  if ('simulator' in finance) return fact('Finance package', finance.reason, 'finance');
   const detail =
     finance.mode === 'flaky'
       ? ` (${Math.round(finance.failureRate * 100)}% fail)`
@@ -162,6 +164,7 @@ function financeFact(system) {
 /** @param {SystemHealth} system */
 function loadFact(system) {
   const { load } = system;
+  if (!load) return fact('Load generator', 'off (demo scenarios are off)', 'load');
   const counts = `placed ${load.placed}, refused ${load.failed}, skipped ${load.skipped}`;
   const text = load.running
     ? `${formatRate(load.ratePerSecond)} until ${formatTime(load.endsAt)}; ${counts}`

@@ -8,7 +8,7 @@
  * @typedef {import('../schemas').OrderDetailResponse} OrderDetail
  * @typedef {import('../schemas').WorkflowFactsResponse} WorkflowFacts
  * @typedef {import('../schemas').ActionAcceptedResponse} ActionAccepted
- * @typedef {import('../dashboard/load').LoadStatus} LoadStatus
+ * @typedef {import('../demo/load').LoadStatus} LoadStatus
  * @typedef {import('../dashboard/system').SystemHealth} SystemHealth
  * @typedef {import('../dashboard/system').TaskQueueHealth} TaskQueueHealth
  */

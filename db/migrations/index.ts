@@ -3,6 +3,7 @@ import type { QueryInterface } from 'sequelize';
 import * as createOrders from './001-create-orders';
 import * as orderApi from './002-order-api';
 import * as featureToggles from './003-feature-toggles';
+import * as cancelReasonsAndRefunds from './004-cancel-reasons-and-refunds';
 
 /**
  * Migrations in the order they run. Listed explicitly rather than globbed, so the same list works
@@ -12,4 +13,5 @@ export const migrations: RunnableMigration<QueryInterface>[] = [
   { name: '001-create-orders', ...createOrders },
   { name: '002-order-api', ...orderApi },
   { name: '003-feature-toggles', ...featureToggles },
+  { name: '004-cancel-reasons-and-refunds', ...cancelReasonsAndRefunds },
 ];

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { LoadStatus } from '../../api/dashboard/load';
+import type { LoadStatus } from '../../api/demo/load';
 import type {
   ActionAcceptedResponse,
   FeatureListResponse,

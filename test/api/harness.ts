@@ -63,6 +63,8 @@ export async function startApi(options: ApiOptions): Promise<RunningApi> {
     TEMPORAL_TASK_QUEUE: `orders-${randomUUID()}`,
     // Failed orders fail fast: two attempts, one second of backoff.
     PAYMENT_MAX_ATTEMPTS: '2',
+    // As under `npm start`: the scenario, load and system tests drive the demo tools.
+    DEMO_SCENARIOS: 'on',
     ...options.env,
   });
   const logs: Record<string, unknown>[] = [];

@@ -141,7 +141,7 @@ void describe('operator actions', () => {
           workflowId: `order-${order.id}`,
           action: 'retry',
           status: 'failed',
-          message: "Retry sent to the order's workflow",
+          message: 'Retry accepted: the payment is tried again',
         });
 
         const processed = await statusBecomes(order.id, 'processed');
@@ -165,11 +165,71 @@ void describe('operator actions', () => {
         assert.equal(cancelled.temporal.executionStatus, 'COMPLETED');
         assert.equal(await charges(order.id), 0);
 
+        assert.equal(cancelled.cancelReason, 'customer changed their mind');
+        assert.equal(cancelled.refundReference, null);
         const again = await act('cancel', order.id);
         assert.equal(again.status, 409);
         assert.equal(errorOf(again).code, 'not_cancellable');
+        assert.equal(errorOf(again).message, 'A cancelled order cannot be cancelled');
         const retry = await act('retry', order.id);
         assert.equal(retry.status, 409);
+      });
+
+      void test('a cancel while the package is charging (it charges after we hung up): 202, then cancelled and refunded', async () => {
+        await system.finance.queueFaults('late-charge');
+        const order = await place();
+        await waitFor(
+          'the payment call to be in progress at the finance package',
+          () => system.finance.pending(),
+          (keys) => keys.includes(paymentIdempotencyKey(order.id)),
+        );
+        const cancel = await act('cancel', order.id, AUTH, { reason: 'ordered twice' });
+        assert.equal(cancel.status, 202, cancel.text);
+        assert.match((cancel.body as ActionAcceptedResponse).message, /refunded/);
+        const cancelled = await statusBecomes(order.id, 'cancelled');
+        assert.equal(cancelled.cancelReason, 'ordered twice');
+        assert.match(cancelled.refundReference ?? '', /^REF-/);
+        const record = await system.finance.charges(paymentIdempotencyKey(order.id));
+        assert.equal(record.charges, 1);
+        assert.equal(record.refunds, 1);
+        assert.equal(record.refund?.refundReference, cancelled.refundReference);
+      });
+
+      void test('a failed order whose workflow closed can still be retried, then cancelled orders stay closed', async () => {
+        const brief = await startApi({
+          db: system.db,
+          temporal: devServer().client,
+          env: {
+            TEMPORAL_TASK_QUEUE: system.taskQueue,
+            PAYMENT_MAX_ATTEMPTS: '1',
+            FAILED_ORDER_WAIT: '1s',
+          },
+        });
+        try {
+          await system.finance.setMode({ mode: 'down' });
+          const order = await place(brief);
+          const closed = await waitFor(
+            `order ${order.id}'s workflow to close while failed`,
+            () => detail(order.id, brief),
+            (o) =>
+              o.status === 'failed' &&
+              !('error' in o.temporal) &&
+              o.temporal.executionStatus === 'COMPLETED',
+            { timeoutMs: 30_000, everyMs: 200 },
+          );
+          assert.equal(closed.attempts, 1);
+          await system.finance.reset();
+          const retry = await brief.call('POST', `/api/orders/${order.id}/retry`, {
+            headers: AUTH,
+          });
+          assert.equal(retry.status, 202, retry.text);
+          assert.match((retry.body as ActionAcceptedResponse).message, /new run/);
+          const processed = await statusBecomes(order.id, 'processed');
+          assert.equal(processed.attempts, 2);
+          assert.equal(await charges(order.id), 1);
+        } finally {
+          await brief.close();
+        }
       });
 
       void test('while payment backs off the order shows attempt, last failure and next retry; cancel stops it uncharged', async () => {

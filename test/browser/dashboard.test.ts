@@ -321,6 +321,32 @@ void describe('operations dashboard in Chromium', () => {
     }
   });
 
+  void test('with the demo tools off: no scenarios panel, "no simulator", and no banner for it', async () => {
+    const plain = await startApi({
+      db: d.system.db,
+      temporal: d.env.client,
+      env: {
+        DEMO_SCENARIOS: 'off',
+        TEMPORAL_TASK_QUEUE: d.system.taskQueue,
+        FINANCE_URL: d.system.finance.url,
+      },
+    });
+    const viewer = await d.newContext(DESKTOP);
+    try {
+      await viewer.page.goto(plain.url);
+      const finance = viewer.page.locator('[data-fact="finance"] dd');
+      await finance.filter({ hasText: 'no simulator' }).waitFor({ timeout: 30_000 });
+      await viewer.page.locator('[data-fact="load"] dd', { hasText: 'off' }).waitFor();
+      assert.equal(await viewer.page.locator('#scenarios-panel').isHidden(), true);
+      assert.equal(await viewer.page.locator('#banner').isHidden(), true);
+      await screenshot(viewer.page, '14-demo-tools-off');
+      assert.deepEqual(viewer.errors, []);
+    } finally {
+      await viewer.context.close();
+      await plain.close();
+    }
+  });
+
   void test('the dashboard logged no console errors', () => {
     const ours = operator.errors.filter((error) => error.startsWith(d.api.url));
     assert.deepEqual(ours, []);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { LoadStatus } from '../../api/dashboard/load';
+import type { LoadStatus } from '../../api/demo/load';
 import type { OrderResponse } from '../../api/schemas';
 import { AUTH, OPERATOR_TOKEN, errorOf, startApi, type RunningApi } from '../api/harness';
 import { freshSqliteUrl } from '../support/database';

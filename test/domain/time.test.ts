@@ -25,7 +25,8 @@ void test('an instant is written as local time with its offset', () => {
     formatInZone(new Date('2026-07-01T09:00:00Z'), 'Asia/Kolkata'),
     '2026-07-01T14:30:00+05:30',
   );
-  // The seed's "+10" orders: a date just after midnight in Sydney is the previous day in London.
+  // Orders placed just after midnight in Sydney (the old app sent them at +10/+11, docs/background.md)
+  // are still the previous day in London, which is what the finance package wants to see.
   assert.equal(
     formatInZone(new Date('2026-03-31T13:30:00Z'), 'Europe/London'),
     '2026-03-31T14:30:00+01:00',

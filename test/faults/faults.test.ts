@@ -1,9 +1,11 @@
 /**
  * Fault suite: the whole system as separate processes (Temporal dev server with its database in a
  * file, PostgreSQL, finance simulator, worker, API) under a steady load of orders, while every
- * part is killed, restarted or cut off. Afterwards: every accepted order is final, SQL, the
- * workflow and the `OrderStatus` search attribute agree, each processed order was charged exactly
- * once and no other order at all, and no log holds a secret.
+ * part is killed, restarted or cut off, and operators cancel orders at random moments — some of
+ * them while the finance package is charging after the caller gave up. Afterwards: every accepted
+ * order is final, SQL, the workflow and the `OrderStatus` search attribute agree, each processed
+ * order was charged exactly once, every other order's money (charges minus refunds) is zero,
+ * every refund matches a charge, and no log holds a secret.
  *
  * Two sizes: `short` (the default, part of `npm test`, about three minutes) and `full`
  * (`npm run test:faults`: 300 orders, a 20 s database outage, finance down for 30 s).
@@ -38,6 +40,8 @@ interface Profile {
   brokenEvery: number;
   /** Pause between two faults, so orders are in every stage when the next one hits. */
   gapMs: number;
+  /** Pause between two operator cancels; every third one aims at a late-charging payment. */
+  cancelEveryMs: number;
 }
 
 const PROFILES: Record<'short' | 'full', Profile> = {
@@ -49,6 +53,7 @@ const PROFILES: Record<'short' | 'full', Profile> = {
     financeOutageMs: 10_000,
     brokenEvery: 20,
     gapMs: 2_000,
+    cancelEveryMs: 2_500,
   },
   full: {
     minOrders: 300,
@@ -58,6 +63,7 @@ const PROFILES: Record<'short' | 'full', Profile> = {
     financeOutageMs: 30_000,
     brokenEvery: 25,
     gapMs: 8_000,
+    cancelEveryMs: 3_000,
   },
 };
 
@@ -203,8 +209,74 @@ async function runFaults(events: FaultEvent[]): Promise<void> {
   }
 }
 
+/** One operator cancel over HTTP, as the dashboard sends it; what the API answered. */
+interface CancelSent {
+  orderId: string;
+  /** HTTP status, or 0 when the API did not answer (it may be down). */
+  status: number;
+  /** Aimed at a payment the finance package was holding to charge late. */
+  lateCharge: boolean;
+}
+
+async function cancelOrder(orderId: string, lateCharge: boolean): Promise<CancelSent> {
+  try {
+    const response = await fetch(`${stack.apiUrl}/api/orders/${orderId}/cancel`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${stack.operatorToken}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ reason: 'fault suite operator' }),
+      signal: AbortSignal.timeout(15_000),
+    });
+    await response.body?.cancel();
+    return { orderId, status: response.status, lateCharge };
+  } catch {
+    return { orderId, status: 0, lateCharge };
+  }
+}
+
+const orderOfPaymentKey = (key: string) => /^order-(.+)-payment$/.exec(key)?.[1] ?? null;
+
+/**
+ * Operators at work during the faults: a cancel of a random recent order every few seconds, and
+ * every third time a cancel aimed at a payment the package is holding (a `late-charge` fault:
+ * silent until we give up, then it charges), so the refund path is taken for real.
+ */
+async function runOperators(
+  accepted: readonly string[],
+  done: () => boolean,
+): Promise<CancelSent[]> {
+  const sent: CancelSent[] = [];
+  for (let round = 1; !done(); round++) {
+    await sleep(profile.cancelEveryMs);
+    if (round % 3 === 0) {
+      const { pending: before } = (await finance('/faults')) as { pending: string[] };
+      await finance('/faults', 'POST', { faults: ['late-charge'] });
+      const deadline = Date.now() + 10_000;
+      let target: string | null = null;
+      while (!target && Date.now() < deadline && !done()) {
+        const { pending } = (await finance('/faults')) as { pending: string[] };
+        const fresh = pending.find((key) => !before.includes(key));
+        target = fresh ? orderOfPaymentKey(fresh) : null;
+        if (!target) await sleep(50);
+      }
+      if (target) {
+        sent.push(await cancelOrder(target, true));
+        continue;
+      }
+      // Nothing came to pay within the time (a part was down): don't leave the fault queued.
+      await finance('/faults', 'DELETE');
+    }
+    const recent = accepted.slice(-20);
+    const orderId = recent[Math.floor(Math.random() * recent.length)];
+    if (orderId) sent.push(await cancelOrder(orderId, false));
+  }
+  return sent;
+}
+
 /** Places orders at the profile's rate until the faults are over and enough orders were placed. */
-async function runLoad(faultsDone: () => boolean): Promise<PlacedOrder[]> {
+async function runLoad(faultsDone: () => boolean, acceptedSoFar: string[]): Promise<PlacedOrder[]> {
   const placing: Promise<PlacedOrder>[] = [];
   const started = Date.now();
   for (let index = 0; !faultsDone() || index < profile.minOrders; index++) {
@@ -215,7 +287,9 @@ async function runLoad(faultsDone: () => boolean): Promise<PlacedOrder[]> {
       body.datePlaced = BROKEN_DATE;
     }
     // A client that gives up after three minutes: longer than any outage in the suite.
-    placing.push(placeOrderReliably(stack.apiUrl, 180_000, body));
+    const placed = placeOrderReliably(stack.apiUrl, 180_000, body);
+    void placed.then((order) => order.orderId && acceptedSoFar.push(order.orderId));
+    placing.push(placed);
   }
   return Promise.all(placing);
 }
@@ -227,6 +301,9 @@ interface Check {
   workflow: OrderStatus | null;
   searchAttribute: string | null;
   charges: number;
+  refunds: number;
+  /** Refunds whose payment reference is not the charge of their key. */
+  strayRefunds: number;
   keys: number;
 }
 
@@ -259,7 +336,12 @@ void test(
     const faults = runFaults(events).finally(() => {
       faultsDone = true;
     });
-    const [placed] = await Promise.all([runLoad(() => faultsDone), faults]);
+    const acceptedSoFar: string[] = [];
+    const [placed, cancels] = await Promise.all([
+      runLoad(() => faultsDone, acceptedSoFar),
+      runOperators(acceptedSoFar, () => faultsDone),
+      faults,
+    ]);
     const loadSeconds = (Date.now() - loadStarted) / 1000;
     await finance('/mode', 'PUT', { mode: 'normal' });
 
@@ -297,6 +379,11 @@ void test(
         sql: sqlStatus.get(orderId) ?? null,
         ...(await workflowFacts(orderId)),
         charges: mine.reduce((sum, key) => sum + key.charges, 0),
+        refunds: mine.reduce((sum, key) => sum + key.refunds, 0),
+        strayRefunds: mine.filter(
+          (key) =>
+            key.refund !== null && key.refund.paymentReference !== key.receipt?.paymentReference,
+        ).length,
         keys: mine.length,
       };
     });
@@ -305,11 +392,32 @@ void test(
     const disagreements = checks.filter(
       (check) => check.sql !== check.workflow || check.sql !== check.searchAttribute,
     );
+    // Money taken and kept: one charge for a processed order, nothing net for any other.
     const wrongCharges = checks.filter(
-      (check) => check.charges !== (check.sql === 'processed' ? 1 : 0) || check.keys > 1,
+      (check) =>
+        check.charges - check.refunds !== (check.sql === 'processed' ? 1 : 0) ||
+        check.charges > 1 ||
+        check.keys > 1,
     );
     const doubleCharges = checks.filter((check) => check.charges > 1);
-    const wrongOutcome = checks.filter((check) => (check.sql === 'failed') !== check.broken);
+    const cancelledButCharged = checks.filter(
+      (check) => check.sql === 'cancelled' && check.charges - check.refunds !== 0,
+    );
+    const badRefunds = checks.filter(
+      (check) => check.refunds > check.charges || check.strayRefunds > 0,
+    );
+    // Broken orders fail unless an operator cancelled them first; nothing else fails.
+    const wrongOutcome = checks.filter((check) =>
+      check.broken ? check.sql !== 'failed' && check.sql !== 'cancelled' : check.sql === 'failed',
+    );
+    const cancelledIds = new Set(cancels.map((cancel) => cancel.orderId));
+    const cancelledUnasked = checks.filter(
+      (check) => check.sql === 'cancelled' && !cancelledIds.has(check.orderId),
+    );
+    const acceptedCancels = cancels.filter((cancel) => cancel.status === 202);
+    const acceptedButNotCancelled = acceptedCancels.filter(
+      (cancel) => sqlStatus.get(cancel.orderId) !== 'cancelled',
+    );
     const recoveries = events.flatMap((event) => {
       if (!event.hungKey) return [];
       const times = (
@@ -342,6 +450,15 @@ void test(
       orders: ids.length,
       processed: count('processed'),
       failed: count('failed'),
+      cancelled: count('cancelled'),
+      cancelsSent: cancels.length,
+      cancelsAccepted: acceptedCancels.length,
+      cancelsRefused: cancels.filter((cancel) => cancel.status === 409).length,
+      cancelsUnanswered: cancels.filter((cancel) => cancel.status === 0).length,
+      cancelsAtLateCharges: cancels.filter((cancel) => cancel.lateCharge).length,
+      refunds: checks.reduce((sum, check) => sum + check.refunds, 0),
+      cancelledButCharged: cancelledButCharged.length,
+      badRefunds: badRefunds.length,
       requests: answers.length,
       retriedRequests: answers.length - placed.length,
       unansweredRequests: answers.filter((answer) => answer.status === 0).length,
@@ -379,7 +496,11 @@ void test(
     );
     console.log(`
 Fault suite (${profileName}) — ${summary.loadSeconds.toFixed(0)} s of load
-  orders accepted          ${summary.orders} (${summary.processed} processed, ${summary.failed} failed on purpose)
+  orders accepted          ${summary.orders} (${summary.processed} processed, ${summary.failed} failed on purpose, ${summary.cancelled} cancelled)
+  operator cancels         ${summary.cancelsSent} sent (${summary.cancelsAtLateCharges} at a late-charging payment): ${summary.cancelsAccepted} accepted, ${summary.cancelsRefused} refused, ${summary.cancelsUnanswered} unanswered
+  refunds                  ${summary.refunds} (every one of a charge of a cancelled order)
+  cancelled but charged    ${summary.cancelledButCharged} (charges minus refunds)
+  refunds without charge   ${summary.badRefunds}
   client requests          ${summary.requests} (${summary.retriedRequests} retries; ${summary.unansweredRequests} unanswered while a part was down, ${summary.errorAnswers} clear errors: ${JSON.stringify(summary.errorsByStatus)})
   worker SIGKILLs          ${summary.workerKills} (each with a payment call in flight)
   API SIGKILLs             ${summary.apiKills}
@@ -400,8 +521,20 @@ Fault suite (${profileName}) — ${summary.loadSeconds.toFixed(0)} s of load
     );
     assert.deepEqual(lost, [], 'every accepted order is final in SQL');
     assert.deepEqual(disagreements, [], 'SQL, the workflow and OrderStatus agree');
-    assert.deepEqual(wrongCharges, [], 'one charge per processed order, none for any other');
+    assert.deepEqual(wrongCharges, [], 'one charge per processed order, none kept for any other');
+    assert.deepEqual(cancelledButCharged, [], 'no cancelled order keeps money taken');
+    assert.deepEqual(badRefunds, [], 'every refund gives back a charge of its own key');
     assert.deepEqual(wrongOutcome, [], 'only the broken orders failed, and all of them did');
+    assert.deepEqual(cancelledUnasked, [], 'only orders an operator cancelled are cancelled');
+    assert.deepEqual(
+      acceptedButNotCancelled,
+      [],
+      'every cancel the API accepted (202) ended the order cancelled',
+    );
+    assert.ok(
+      cancels.some((cancel) => cancel.lateCharge && cancel.status === 202),
+      'at least one cancel met a payment that the package charged after we gave up',
+    );
     assert.equal(summary.workerKills, profile.workerKills);
     assert.equal(
       recoveries.length,

@@ -166,6 +166,8 @@ void describe('payments', () => {
       requests: 1,
       charges: 1,
       receipt,
+      refunds: 0,
+      refund: null,
     });
   });
 
@@ -288,6 +290,8 @@ void describe('payments', () => {
       requests: 0,
       charges: 0,
       receipt: null,
+      refunds: 0,
+      refund: null,
     });
   });
 
@@ -404,6 +408,8 @@ void describe('modes and faults', () => {
         requests: 3,
         charges: 1,
         receipt,
+        refunds: 0,
+        refund: null,
       });
     }));
 
@@ -471,8 +477,8 @@ void describe('modes and faults', () => {
 
   void test('flaky mode fails the calls that random picks, with the fault random picks', () =>
     // Per call: one draw against failureRate, then (on failure) one draw picking the fault among
-    // status-500, status-503, status-429, hang, drop.
-    withFinance({ random: randomSequence(0.1, 0.1, 0.2, 0.5, 0.9) }, async ({ url }) => {
+    // the eight transient ones (status-500, status-503, status-429, hang, drop, …).
+    withFinance({ random: randomSequence(0.1, 0.1, 0.2, 0.3, 0.9) }, async ({ url }) => {
       await setMode(url, { mode: 'flaky', failureRate: 0.5 });
       const request = paymentRequest();
       await expectError(await pay(url, request), 500, 'internal_error');
@@ -482,6 +488,16 @@ void describe('modes and faults', () => {
       const record = await chargesFor(url, request.idempotencyKey);
       assert.equal(record.requests, 3);
       assert.equal(record.charges, 1);
+    }));
+
+  void test('flaky mode picks among the transient faults only: the top draw is status-503-empty', () =>
+    withFinance({ random: randomSequence(0.1, 0.999) }, async ({ url }) => {
+      await setMode(url, { mode: 'flaky', failureRate: 0.5 });
+      const request = paymentRequest();
+      const response = await pay(url, request);
+      assert.equal(response.status, 503);
+      assert.equal(await response.text(), '');
+      assert.equal((await chargesFor(url, request.idempotencyKey)).charges, 0);
     }));
 
   void test('slow mode adds latencyMs before answering', () =>

@@ -1,30 +1,86 @@
 /**
- * docker-compose.yml cannot run here (no Docker engine), so its structure is checked instead:
- * the parts of the stack, the app services' configuration against the config schema, ports,
- * scaling, and the files it mounts or builds from.
+ * docker-compose.yml cannot run here (no Docker engine), so it is checked as far as this machine
+ * allows: the Compose CLI's own `docker compose config` (provisioned into .tools/bin, it parses,
+ * interpolates and validates the file against the Compose Spec without an engine) resolves it,
+ * and the resolved stack is checked for what a safe default needs — ports on loopback unless
+ * BIND_ADDRESS says otherwise, no default password, Grafana behind its sign-in, the Temporal
+ * server version the tests run, the image's `production` target — and for the parts, the app
+ * services' configuration against the config schema, ports, scaling and the files it mounts.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { configSchema, loadConfig } from '../../domain/config';
+import { TEMPORAL_CLI } from '../support/temporal';
 import { COMPOSE_FILE, PROMETHEUS_CONFIG, ROOT, readYaml } from './support';
+
+const COMPOSE_CLI = join(ROOT, '.tools/bin/docker-compose');
+
+interface Port {
+  host_ip?: string;
+  published?: string;
+  target: number;
+}
 
 interface Service {
   image?: string;
-  build?: string | { context: string };
+  build?: { context: string; target?: string };
   command?: string[];
   container_name?: string;
-  environment?: Record<string, string | number | boolean | null>;
-  ports?: string[];
+  environment?: Record<string, string | null>;
+  ports?: Port[];
   expose?: string[];
-  volumes?: string[];
+  volumes?: { type: string; source?: string }[];
   profiles?: string[];
-  depends_on?: Record<string, { condition?: string; required?: boolean }> | string[];
+  healthcheck?: { test?: string[] };
 }
 
-const compose = readYaml<{ services: Record<string, Service> }>(COMPOSE_FILE);
-const services = compose.services;
+/** Distinct values for the variables the file requires, so each can be traced to its use. */
+const REQUIRED = {
+  MSSQL_SA_PASSWORD: 'Sa-secret-1',
+  TEMPORAL_DB_PASSWORD: 'temporal-secret-2',
+  GRAFANA_ADMIN_PASSWORD: 'grafana-secret-3',
+  OPERATOR_TOKEN: 'operator-secret-token-4',
+};
+
+/** An empty .env, so a developer's own .env cannot change what the test sees. */
+const EMPTY_ENV_FILE = join(mkdtempSync(join(tmpdir(), 'compose-')), '.env');
+writeFileSync(EMPTY_ENV_FILE, '');
+
+/** `docker compose config` with only `vars` (and PATH) in its environment, every profile on. */
+function composeConfig(vars: Record<string, string>): { status: number | null; output: string } {
+  assert.ok(
+    existsSync(COMPOSE_CLI),
+    `the Compose CLI is missing at ${COMPOSE_CLI}: run npm run provision -- --compose (npm test does it)`,
+  );
+  const result = spawnSync(
+    COMPOSE_CLI,
+    [
+      '-f',
+      COMPOSE_FILE,
+      '--env-file',
+      EMPTY_ENV_FILE,
+      '--profile',
+      '*',
+      'config',
+      '--format',
+      'json',
+    ],
+    { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: tmpdir(), ...vars } },
+  );
+  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+function resolved(vars: Record<string, string> = {}): Record<string, Service> {
+  const result = composeConfig({ ...REQUIRED, ...vars });
+  assert.equal(result.status, 0, `docker compose config failed:\n${result.output}`);
+  return (JSON.parse(result.output) as { services: Record<string, Service> }).services;
+}
+
+const services = resolved();
 const defaults = loadConfig({});
 
 /** Standard variables read by Node or the OpenTelemetry SDK rather than by our config schema. */
@@ -41,32 +97,22 @@ const STANDARD_VARIABLES = new Set([
 /** The app's services: built from the repository's Dockerfile. */
 const APP_SERVICES = ['api', 'worker', 'finance'] as const;
 
-/** Compose's interpolation with nothing set: `${A:-x}` → x, `${A}` → '', `$$` → `$`. */
-function interpolate(value: string): string {
-  const innermost = /\$\{([A-Za-z_]\w*)(?::?-([^${}]*))?\}/;
-  const resolve = (part: string): string => {
-    let text = part;
-    while (innermost.test(text)) {
-      text = text.replace(
-        innermost,
-        (_match: string, _name: string, fallback: string | undefined) => fallback ?? '',
-      );
-    }
-    return text;
-  };
-  return value.split('$$').map(resolve).join('$');
-}
-
 function environmentOf(name: string): Record<string, string> {
   const env = services[name]?.environment ?? {};
-  return Object.fromEntries(
-    Object.entries(env).map(([key, value]) => [key, interpolate(String(value ?? ''))]),
-  );
+  return Object.fromEntries(Object.entries(env).map(([key, value]) => [key, value ?? '']));
 }
 
-function containerPorts(service: Service): number[] {
-  return (service.ports ?? []).map((mapping) => Number(String(mapping).split(':').pop()));
-}
+void test('the file passes the Compose CLI validation, and fails naming each missing secret', () => {
+  assert.notEqual(composeConfig({}).status, 0, 'the stack must not start without its secrets');
+  // Compose stops at the first missing one: leave out each in turn.
+  for (const variable of Object.keys(REQUIRED)) {
+    const rest = Object.fromEntries(Object.entries(REQUIRED).filter(([name]) => name !== variable));
+    const missing = composeConfig(rest);
+    assert.notEqual(missing.status, 0, `the stack starts without ${variable}`);
+    assert.match(missing.output, new RegExp(`required variable ${variable} is missing a value`));
+  }
+  assert.ok(Object.keys(services).length > 0);
+});
 
 void test('the stack has every part the issue lists', () => {
   for (const name of [
@@ -90,9 +136,93 @@ void test('the stack has every part the issue lists', () => {
   assert.match(services.sqlserver?.image ?? '', /^mcr\.microsoft\.com\/mssql\/server:/);
   assert.deepEqual(services['orders-postgres']?.profiles, ['postgres']);
   assert.equal(services.jaeger?.environment?.COLLECTOR_OTLP_ENABLED, 'true');
+});
+
+void test("app services run the compiled entry points of the image's production target", () => {
   for (const name of APP_SERVICES) {
-    assert.equal(services[name]?.build, '.', `${name} is not built from the Dockerfile`);
+    const service = services[name] ?? {};
+    assert.equal(service.build?.context, ROOT, `${name} is not built from the repository`);
+    assert.equal(service.build?.target, 'production', `${name} is not the production target`);
+    const entry = service.command?.[0] ?? '';
+    const source = /^dist\/(.+)\.js$/.exec(entry)?.[1];
+    assert.ok(source, `${name} runs ${entry}, not a compiled dist/ entry point`);
+    assert.ok(existsSync(join(ROOT, `${source}.ts`)), `${name}: no ${source}.ts to compile`);
   }
+  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+  const production = dockerfile.slice(dockerfile.search(/^FROM .* AS production$/m));
+  assert.ok(production.startsWith('FROM'), 'the Dockerfile has no production stage');
+  assert.match(dockerfile, /^RUN npm ci --omit=dev /m, 'runtime dependencies only');
+  assert.match(dockerfile, /^RUN node --import tsx scripts\/build\.ts$/m, 'the npm run build step');
+  assert.match(production, /^COPY --from=deps \/app\/node_modules /m);
+  assert.match(production, /^COPY --from=build \/app\/dist /m);
+  assert.match(production, /^ENTRYPOINT \["node"\]$/m);
+  assert.doesNotMatch(production, /tsx/, 'the production stage runs no TypeScript loader');
+  assert.match(dockerfile, /^ARG NODE_VERSION=24$/m);
+  // The app image must not carry local state or tools into production.
+  const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n');
+  for (const path of ['node_modules', '.tools', '.data', '.env', 'test', 'dist']) {
+    assert.ok(ignored.includes(path), `.dockerignore does not exclude ${path}`);
+  }
+});
+
+void test('every published port is on 127.0.0.1 unless BIND_ADDRESS says otherwise', () => {
+  const published = Object.entries(services).flatMap(([name, s]) =>
+    (s.ports ?? []).map((port) => ({ name, ...port })),
+  );
+  assert.ok(published.length >= 8, 'the operator-facing ports are published');
+  for (const port of published) {
+    assert.equal(
+      port.host_ip,
+      '127.0.0.1',
+      `${port.name} publishes ${port.target} beyond loopback`,
+    );
+  }
+  const opened = resolved({ BIND_ADDRESS: '0.0.0.0' });
+  for (const [name, service] of Object.entries(opened)) {
+    for (const port of service.ports ?? []) assert.equal(port.host_ip, '0.0.0.0', name);
+  }
+  // Only the worker calls the finance package; its control endpoints are demo tools.
+  assert.equal(services.finance?.ports, undefined, 'the finance simulator is published');
+  assert.notEqual(environmentOf('api').DEMO_SCENARIOS, 'on', 'demo scenarios are on');
+});
+
+void test('no password has a default: every secret comes from its variable', () => {
+  const text = readFileSync(COMPOSE_FILE, 'utf8');
+  // Every `${VAR…}` naming a secret is required (`:?`), never given a fallback (`:-`).
+  for (const match of text.matchAll(/\$\{(\w*(?:PASSWORD|TOKEN|SECRET)\w*)(:?[-?])?([^}]*)\}/g)) {
+    const [, name, operator, rest] = match;
+    if (name === 'ORDERS_POSTGRES_PASSWORD') {
+      // Only in the postgres profile; empty, the image refuses to initialise.
+      assert.equal(`${operator}${rest}`, ':-', name);
+      continue;
+    }
+    assert.equal(operator, ':?', `${name} has a fallback`);
+  }
+  assert.equal(environmentOf('sqlserver').MSSQL_SA_PASSWORD, REQUIRED.MSSQL_SA_PASSWORD);
+  assert.equal(environmentOf('postgresql').POSTGRES_PASSWORD, REQUIRED.TEMPORAL_DB_PASSWORD);
+  assert.equal(environmentOf('temporal').POSTGRES_PWD, REQUIRED.TEMPORAL_DB_PASSWORD);
+  assert.equal(environmentOf('orders-postgres').POSTGRES_PASSWORD, '');
+  assert.equal(environmentOf('api').OPERATOR_TOKEN, REQUIRED.OPERATOR_TOKEN);
+  for (const name of ['api', 'worker']) {
+    assert.ok(
+      environmentOf(name).DATABASE_URL?.includes(`:${REQUIRED.MSSQL_SA_PASSWORD}@`),
+      `${name}'s DATABASE_URL does not take the sa password from MSSQL_SA_PASSWORD`,
+    );
+  }
+  const grafana = environmentOf('grafana');
+  assert.equal(grafana.GF_SECURITY_ADMIN_PASSWORD, REQUIRED.GRAFANA_ADMIN_PASSWORD);
+  assert.equal(grafana.GF_AUTH_ANONYMOUS_ENABLED, 'false', 'Grafana allows anonymous viewers');
+});
+
+void test('Temporal runs the server version of the dev server the tests use', () => {
+  const cli = spawnSync(TEMPORAL_CLI, ['--version'], { encoding: 'utf8' });
+  const version = /Server (\d+\.\d+\.\d+)/.exec(cli.stdout)?.[1];
+  assert.ok(version, `no server version in \`temporal --version\`: ${cli.stdout}${cli.stderr}`);
+  assert.equal(services.temporal?.image, `temporalio/auto-setup:${version}`);
+  assert.match(
+    services['temporal-setup']?.image ?? '',
+    new RegExp(`^temporalio/admin-tools:${version}-`),
+  );
 });
 
 void test('app services set only variables the config schema knows, and their values parse', () => {
@@ -130,11 +260,18 @@ void test('ports match the config defaults and the Prometheus scrape targets', (
   const finance = loadConfig(environmentOf('finance'));
   const worker = loadConfig(environmentOf('worker'));
   assert.equal(api.API_PORT, defaults.API_PORT);
-  assert.deepEqual(containerPorts(services.api ?? {}), [defaults.API_PORT]);
+  assert.deepEqual(
+    services.api?.ports?.map((p) => p.target),
+    [defaults.API_PORT],
+  );
   assert.equal(finance.FINANCE_PORT, defaults.FINANCE_PORT);
-  assert.deepEqual(containerPorts(services.finance ?? {}), [defaults.FINANCE_PORT]);
   assert.equal(worker.WORKER_METRICS_PORT, defaults.WORKER_METRICS_PORT);
   assert.deepEqual(services.worker?.expose?.map(Number), [defaults.WORKER_METRICS_PORT]);
+  assert.match(
+    (services.worker?.healthcheck?.test ?? []).join(' '),
+    new RegExp(`127\\.0\\.0\\.1:${defaults.WORKER_METRICS_PORT}/healthz`),
+    "the worker's healthcheck asks its /healthz",
+  );
 
   const prometheus = readYaml<{
     scrape_configs: {
@@ -162,25 +299,11 @@ void test('the worker can scale: no container name and no published host port', 
   }
 });
 
-void test('every mounted file and every entry point exists', () => {
+void test('every mounted file exists', () => {
   for (const [name, service] of Object.entries(services)) {
     for (const volume of service.volumes ?? []) {
-      const source = volume.split(':')[0] ?? '';
-      if (!source.startsWith('.')) continue; // a named volume
-      assert.ok(existsSync(join(ROOT, source)), `${name} mounts missing ${source}`);
+      if (volume.type !== 'bind') continue;
+      assert.ok(existsSync(volume.source ?? ''), `${name} mounts missing ${volume.source}`);
     }
-  }
-  for (const name of APP_SERVICES) {
-    const entry = services[name]?.command?.[0] ?? '';
-    assert.ok(existsSync(join(ROOT, entry)), `${name} runs missing ${entry}`);
-  }
-  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
-  assert.match(dockerfile, /^FROM .* AS deps$/m);
-  assert.match(dockerfile, /^COPY --from=deps /m);
-  assert.match(dockerfile, /^ENTRYPOINT \["node", "--import", "tsx"\]$/m);
-  // The app image must not carry local state or tools into production.
-  const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n');
-  for (const path of ['node_modules', '.tools', '.data', '.env', 'test']) {
-    assert.ok(ignored.includes(path), `.dockerignore does not exclude ${path}`);
   }
 });

@@ -22,6 +22,12 @@ void test('the recorded fixtures cover every way an order ends', () => {
     'cancelled-while-backing-off',
     'velocity-order-processed-with-new-verification-off',
     'rejected-by-new-verification',
+    // With payment settlement and clean closing (SETTLE_PAYMENTS_PATCH):
+    'cancelled-in-flight-then-refunded',
+    'failed-then-completed-after-wait',
+    'failed-then-retried-by-update-then-processed',
+    'answer-lost-then-looked-up-then-processed',
+    'resumed-after-close-then-processed',
   ]) {
     assert.ok(names.includes(expected), `fixture ${expected}.json exists`);
   }

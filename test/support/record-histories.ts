@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { processOrder } from '../../workflows';
-import { cancelSignal, retrySignal } from '../../workflows';
+import { paymentIdempotencyKey } from '../../activities/orders';
+import { resumeOrderWorkflow } from '../../clients/temporal';
+import { cancelSignal, cancelUpdate, retrySignal, retryUpdate } from '../../workflows';
 import { freshSqliteUrl } from './database';
 import { startTestSystem, type TestSystem } from './system';
 import { createDevServerEnv, TEMPORAL_CLI } from './temporal';
@@ -91,6 +93,55 @@ const scenarios: Record<string, (system: TestSystem) => Promise<Handle>> = {
     await waitForStatus(system, order.id, 'failed');
     await handle.signal(cancelSignal);
     await settle(handle);
+    return handle;
+  },
+  // Recorded with payment settlement (SETTLE_PAYMENTS_PATCH):
+  async 'cancelled-in-flight-then-refunded'(system) {
+    await system.finance.queueFaults('late-charge');
+    const { order, handle } = await system.place();
+    await waitFor(
+      'the payment to be in progress',
+      () => system.finance.pending(),
+      (keys) => keys.includes(paymentIdempotencyKey(order.id)),
+    );
+    await handle.executeUpdate(cancelUpdate, { args: [{ reason: 'recorded fixture' }] });
+    await settle(handle);
+    return handle;
+  },
+  async 'failed-then-completed-after-wait'(system) {
+    const { handle } = await system.place({ amount: '0.00' });
+    await settle(handle);
+    return handle;
+  },
+  async 'failed-then-retried-by-update-then-processed'(system) {
+    await system.finance.setMode({ mode: 'down' });
+    const { order, handle } = await system.place();
+    await waitForStatus(system, order.id, 'failed');
+    await system.finance.reset();
+    await handle.executeUpdate(retryUpdate);
+    await settle(handle);
+    return handle;
+  },
+  async 'answer-lost-then-looked-up-then-processed'(system) {
+    await system.finance.queueFaults('drop');
+    const { handle } = await system.place();
+    await settle(handle);
+    return handle;
+  },
+  async 'resumed-after-close-then-processed'(system) {
+    await system.finance.setMode({ mode: 'down' });
+    const { order, handle } = await system.place();
+    await settle(handle);
+    await system.finance.reset();
+    const row = await system.db.orders.get(order.id);
+    if (!row) throw new Error(`order ${order.id} has no row`);
+    await resumeOrderWorkflow(
+      system.env.client,
+      { taskQueue: system.taskQueue, settings: system.settings, timeoutMs: 10_000 },
+      row,
+      'retry',
+    );
+    await settle(system.env.client.workflow.getHandle(handle.workflowId));
     return handle;
   },
 };

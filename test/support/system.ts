@@ -6,6 +6,7 @@ import { FinanceClient } from '../../clients/finance';
 import { startOrderWorkflow } from '../../clients/temporal';
 import { openDatabase, type Database } from '../../db';
 import { FeatureToggleService } from '../../db/features';
+import type { FeatureName } from '../../domain/features';
 import type { NewOrder, Order, OrderWorkflowSettings } from '../../domain/order';
 import { workflowIdForOrder } from '../../domain/temporal';
 import { createLogger } from '../../observability/logger';
@@ -27,6 +28,11 @@ export interface TestSystem {
   place(
     overrides?: Partial<NewOrder>,
   ): Promise<{ order: Order; handle: WorkflowHandle<typeof processOrder> }>;
+  /**
+   * Makes the next customer verification wait inside its activity (where it reads the feature
+   * toggle) until `release()`: `reached` resolves once it is waiting there.
+   */
+  holdNextVerification(): { reached: Promise<void>; release: () => void };
   stop(): Promise<void>;
 }
 
@@ -37,6 +43,8 @@ export interface TestSystemOptions {
   financeTimeoutMs?: number;
   financeTimeZone?: string;
   financeHangMs?: number;
+  /** How long after the caller gave up a `late-charge` fault charges. */
+  financeLateChargeMs?: number;
   /** Worker plugins (tracing); the workers then bundle the workflows themselves, with them. */
   plugins?: WorkerPlugin[];
 }
@@ -45,9 +53,18 @@ export interface TestSystemOptions {
 export async function startTestSystem(options: TestSystemOptions): Promise<TestSystem> {
   const { env } = options;
   const timeZone = options.financeTimeZone ?? 'Europe/London';
-  const finance = await startFinance({ timeZone, hangMs: options.financeHangMs ?? 60_000 });
+  const finance = await startFinance({
+    timeZone,
+    hangMs: options.financeHangMs ?? 60_000,
+    ...(options.financeLateChargeMs !== undefined
+      ? { lateChargeMs: options.financeLateChargeMs }
+      : {}),
+  });
   const db = await openDatabase(options.databaseUrl);
   const taskQueue = `orders-${randomUUID()}`;
+  // No cache: a test that flips a toggle sees it on the next order.
+  const toggles = new FeatureToggleService(db.features, { ttlMs: 0 });
+  const gate = new VerificationGate(toggles);
   const settings: OrderWorkflowSettings = {
     maxPaymentAttempts: 5,
     failedOrderWaitMs: 7 * 24 * 3600 * 1000,
@@ -64,8 +81,7 @@ export async function startTestSystem(options: TestSystemOptions): Promise<TestS
       finance: new FinanceClient(finance.url, options.financeTimeoutMs ?? 5_000),
       log: createLogger({ service: 'worker', silent: true }),
       financeTimeZone: timeZone,
-      // No cache: a test that flips a toggle sees it on the next order.
-      features: new FeatureToggleService(db.features, { ttlMs: 0 }),
+      features: gate,
     },
   });
   const running = workers.run();
@@ -84,6 +100,7 @@ export async function startTestSystem(options: TestSystemOptions): Promise<TestS
         handle: env.client.workflow.getHandle<typeof processOrder>(workflowIdForOrder(order.id)),
       };
     },
+    holdNextVerification: () => gate.hold(),
     async stop() {
       workers.shutdown();
       await running;
@@ -93,6 +110,32 @@ export async function startTestSystem(options: TestSystemOptions): Promise<TestS
   };
   await warmUp(system);
   return system;
+}
+
+/** The toggle reader of the verification activity, with a one-shot hold for tests. */
+class VerificationGate {
+  private held: { arrived: () => void; released: Promise<void> } | null = null;
+
+  constructor(private readonly toggles: FeatureToggleService) {}
+
+  hold(): { reached: Promise<void>; release: () => void } {
+    let arrived = (): void => undefined;
+    let release = (): void => undefined;
+    const reached = new Promise<void>((resolve) => (arrived = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    this.held = { arrived, released };
+    return { reached, release };
+  }
+
+  async isEnabled(name: FeatureName): Promise<boolean> {
+    const held = this.held;
+    if (held) {
+      this.held = null;
+      held.arrived();
+      await held.released;
+    }
+    return this.toggles.isEnabled(name);
+  }
 }
 
 /**

@@ -1,6 +1,10 @@
-/** The finance simulator's control endpoints (`/mode`, `/faults`), as the scenarios drive them. */
+/**
+ * The finance simulator's control endpoints (`/mode`, `/faults`), as the scenarios drive them. A
+ * real finance package has no such endpoints: it answers them 404 (or 405), which is "no
+ * simulator", not an outage.
+ */
 import type { FinanceMode, FinanceModeSettings } from '../../domain/finance';
-import { unavailable } from '../errors';
+import { ApiError, unavailable } from '../errors';
 
 const FINANCE_CALL_TIMEOUT_MS = 3_000;
 
@@ -18,12 +22,28 @@ async function call(url: URL, method: string, body?: unknown): Promise<unknown> 
   } catch {
     throw unavailable('finance_unavailable', 'The finance package is unreachable');
   }
+  if (response.status === 404 || response.status === 405) throw noSimulator();
   if (!response.ok) {
     throw unavailable('finance_unavailable', `The finance package answered ${response.status}`);
   }
   return response.json();
 }
 
+/** Thrown when FINANCE_URL has no simulator control endpoints (a real finance package). */
+export function noSimulator(): ApiError {
+  return new ApiError(
+    409,
+    'no_simulator',
+    'The finance package at FINANCE_URL is not the simulator: it has no control endpoints',
+  );
+}
+
+/** Whether an error says there is no simulator to control. */
+export function isNoSimulator(error: unknown): boolean {
+  return error instanceof ApiError && error.code === 'no_simulator';
+}
+
+/** The control endpoints of the simulator at `financeUrl`. */
 export function financeControl(financeUrl: string) {
   const at = (path: string) => new URL(path, financeUrl);
   return {

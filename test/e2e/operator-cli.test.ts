@@ -1,0 +1,114 @@
+/**
+ * Operators who work from the Temporal CLI (or the Web UI, which sends the same requests): the
+ * `cancel` and `retry` signals and the `cancelOrder` / `retryOrder` updates, sent with the real
+ * CLI to real workflows on the dev server, follow the same rules as the API.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { paymentIdempotencyKey } from '../../activities/orders';
+import type { Order, OrderWorkflowResult } from '../../domain/order';
+import { UPDATES, workflowIdForOrder } from '../../domain/temporal';
+import { freshSqliteUrl } from '../support/database';
+import { startTestSystem, type TestSystem } from '../support/system';
+import { devServerForSuite, TEMPORAL_CLI } from '../support/temporal';
+import { waitFor } from '../support/wait';
+
+const run = promisify(execFile);
+
+void describe('operator actions from the Temporal CLI', () => {
+  const devServer = devServerForSuite();
+  let system: TestSystem;
+
+  before(async () => {
+    system = await startTestSystem({
+      env: devServer(),
+      databaseUrl: freshSqliteUrl(),
+      settings: { maxPaymentAttempts: 2 },
+    });
+  });
+  beforeEach(() => system.finance.reset());
+  after(() => system?.stop());
+
+  /** `temporal workflow <args…> --workflow-id order-<id>` against the suite's dev server. */
+  const cli = (order: Order, ...args: string[]) =>
+    run(TEMPORAL_CLI, [
+      'workflow',
+      ...args,
+      '--workflow-id',
+      workflowIdForOrder(order.id),
+      '--address',
+      devServer().address,
+    ]);
+  const statusBecomes = (order: Order, status: Order['status']) =>
+    waitFor(
+      `order ${order.id} to be ${status}`,
+      () => system.db.orders.get(order.id),
+      (row) => row?.status === status,
+    );
+
+  void test('the cancel signal with a reason cancels a failed order; the reason is stored', async () => {
+    const { order, handle } = await system.place({ amount: '0.00' });
+    await statusBecomes(order, 'failed');
+    await cli(
+      order,
+      'signal',
+      '--name',
+      'cancel',
+      '--input',
+      '{"reason":"cancelled from the CLI"}',
+    );
+    const result: OrderWorkflowResult = await handle.result();
+    assert.equal(result.status, 'cancelled');
+    const row = await statusBecomes(order, 'cancelled');
+    assert.equal(row?.cancelReason, 'cancelled from the CLI');
+  });
+
+  void test('the retry signal charges a failed order again, once', async () => {
+    await system.finance.setMode({ mode: 'down' });
+    const { order, handle } = await system.place();
+    await statusBecomes(order, 'failed');
+    await system.finance.reset();
+    await cli(order, 'signal', '--name', 'retry');
+    const result: OrderWorkflowResult = await handle.result();
+    assert.equal(result.status, 'processed');
+    assert.equal((await system.finance.charges(paymentIdempotencyKey(order.id))).charges, 1);
+  });
+
+  void test('a retry update that does not apply is refused with the reason, and changes nothing', async () => {
+    await system.finance.setMode({ mode: 'slow', latencyMs: 1_500 });
+    const { order, handle } = await system.place();
+    await assert.rejects(
+      cli(order, 'update', 'execute', '--name', UPDATES.retry),
+      (error: Error & { stderr?: string }) => {
+        assert.match(
+          `${error.message}\n${error.stderr ?? ''}`,
+          /Only a failed order can be retried; this order is (queued|processing)/,
+        );
+        return true;
+      },
+    );
+    const result: OrderWorkflowResult = await handle.result();
+    assert.equal(result.status, 'processed');
+    assert.equal(result.attempts, 1);
+  });
+
+  void test('the cancel update is accepted with the answer the API gives', async () => {
+    const { order, handle } = await system.place({ amount: '0.00' });
+    await statusBecomes(order, 'failed');
+    const { stdout } = await cli(
+      order,
+      'update',
+      'execute',
+      '--name',
+      UPDATES.cancel,
+      '--input',
+      '{"reason":"update from the CLI"}',
+    );
+    assert.match(stdout, /Cancel accepted/);
+    const result: OrderWorkflowResult = await handle.result();
+    assert.equal(result.status, 'cancelled');
+    assert.equal(result.cancelReason, 'update from the CLI');
+  });
+});
