@@ -13,7 +13,11 @@ const settings = z
     RECEIVER_HOST: z.string().default('127.0.0.1'),
     RECEIVER_PORT: z.coerce.number().int().min(0).max(65535).default(9095),
     RECEIVER_FILE: z.string().default('.data/alerts.jsonl'),
-    RECEIVER_CHAT_WEBHOOK_URL: z.url().optional(),
+    // Empty counts as unset, so compose can pass the variable through whether or not it is set.
+    RECEIVER_CHAT_WEBHOOK_URL: z.preprocess(
+      (value) => (value === '' ? undefined : value),
+      z.url().optional(),
+    ),
   })
   .safeParse(process.env);
 if (!settings.success) {

@@ -126,6 +126,7 @@ void test('the stack has every part the issue lists', () => {
     'orders-postgres',
     'prometheus',
     'alertmanager',
+    'receiver',
     'grafana',
     'jaeger',
   ]) {
@@ -223,6 +224,19 @@ void test('Temporal runs the server version of the dev server the tests use', ()
     services['temporal-setup']?.image ?? '',
     new RegExp(`^temporalio/admin-tools:${version}-`),
   );
+});
+
+void test("the alert receiver Alertmanager posts to is a service of the stack, from the image's production target", () => {
+  const receiver = services.receiver ?? {};
+  assert.equal(receiver.build?.target, 'production');
+  assert.deepEqual(receiver.command, ['dist/observability/receiver/main.js']);
+  assert.ok(existsSync(join(ROOT, 'observability/receiver/main.ts')));
+  const alertmanager = readFileSync(
+    join(ROOT, 'observability/alertmanager/alertmanager.yml'),
+    'utf8',
+  );
+  const port = environmentOf('receiver').RECEIVER_PORT;
+  assert.match(alertmanager, new RegExp(`url: 'http://receiver:${port}/alerts'`));
 });
 
 void test('app services set only variables the config schema knows, and their values parse', () => {
