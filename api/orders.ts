@@ -272,6 +272,17 @@ export function ordersRouter(deps: ApiDeps): Router {
     res.json(body);
   }
 
+  async function temporalReachable(): Promise<boolean> {
+    try {
+      await temporal.withDeadline(Date.now() + temporalTimeout(deps), () =>
+        temporal.workflowService.getSystemInfo({}),
+      );
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /**
    * The workflow decides: its Update accepts or refuses with its own reason, so two operators
    * racing, or a retry racing a payment that just went through, get the truth. Only when the
@@ -292,6 +303,10 @@ export function ordersRouter(deps: ApiDeps): Router {
     } catch (error) {
       if (error instanceof WorkflowUpdateFailedError) throw refused(action, error);
       if (error instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
+        // The same error whether Temporal itself is unreachable or no worker took the update.
+        if (!(await temporalReachable())) {
+          throw unavailable('temporal_unavailable', 'Temporal is unavailable; try again shortly');
+        }
         throw unavailable(
           'workflow_unresponsive',
           `The order's workflow did not answer within ${timeoutMs} ms (no worker?); the ${action} ` +
