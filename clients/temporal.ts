@@ -14,6 +14,7 @@ import {
 import { optionalTsToDate } from '@temporalio/common/lib/time';
 import type { OrderActivities } from '../activities/orders';
 import type { Config } from '../domain/config';
+import { temporalConnectionOptions, type TemporalConnectionConfig } from './temporal-connection';
 import type {
   Order,
   OrderAction,
@@ -131,10 +132,10 @@ export async function ensureSearchAttributes(
  * while Temporal is down, and its calls fail (UNAVAILABLE) until Temporal is back.
  */
 export function lazyTemporalClient(
-  config: Pick<Config, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE'>,
+  config: TemporalConnectionConfig & Pick<Config, 'TEMPORAL_NAMESPACE'>,
   options: { plugins?: ClientPlugin[] } = {},
 ): Client {
-  const connection = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
+  const connection = Connection.lazy(temporalConnectionOptions(config));
   return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, ...options });
 }
 

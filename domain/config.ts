@@ -2,6 +2,7 @@
  * The whole configuration, as one schema over environment variables. Every entry point parses it
  * once at start-up; a bad value stops the process with a message naming the variable.
  */
+import { accessSync, constants, statSync } from 'node:fs';
 import { z } from 'zod';
 import { parseDuration } from './time';
 import { PAYMENT_START_TO_CLOSE_MS } from './temporal';
@@ -39,6 +40,17 @@ const timeZone = z
     { message: 'must be an IANA time zone such as Europe/London' },
   );
 
+/** A path to a PEM file the process can read: a typo fails at start-up, not at the first call. */
+const readableFile = z.string().superRefine((path, ctx) => {
+  try {
+    accessSync(path, constants.R_OK);
+    if (statSync(path).isFile()) return;
+  } catch {
+    // reported below
+  }
+  ctx.addIssue({ code: 'custom', message: `must be a readable file (got "${path}")` });
+});
+
 export const configSchema = z.object({
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
   /** `sqlite:<file>` (default), `postgres://…`, or `mssql://…` (SQL Server through tedious). */
@@ -52,6 +64,18 @@ export const configSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('orders'),
   TEMPORAL_UI_URL: z.url().default('http://127.0.0.1:8233'),
+  /**
+   * Secured connections to Temporal (a cluster with mTLS, or Temporal Cloud); any of them turns
+   * TLS on. CA: the PEM that signed the frontend's certificate (unset: the system's roots); CERT
+   * and KEY: the client certificate for mTLS, always both; SERVER_NAME: the name the frontend's
+   * certificate is checked against when it is not TEMPORAL_ADDRESS's host; API_KEY: sent as a
+   * bearer token (Temporal Cloud's API keys).
+   */
+  TEMPORAL_TLS_CA: readableFile.optional(),
+  TEMPORAL_TLS_CERT: readableFile.optional(),
+  TEMPORAL_TLS_KEY: readableFile.optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
   FINANCE_URL: z.url().default('http://127.0.0.1:3001'),
   /**
    * The finance package wants dates in its own local time: a UTC date from a client in another
@@ -128,6 +152,20 @@ export const configSchema = z.object({
   OTEL_SERVICE_NAMESPACE: z.string().default('orders'),
 });
 
+/** A certificate without its key (or the reverse) cannot make an mTLS handshake. */
+const withTlsPair = configSchema.superRefine((config, ctx) => {
+  const pair = ['TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY'] as const;
+  for (const [present, missing] of [pair, [pair[1], pair[0]]] as const) {
+    if (config[present] !== undefined && config[missing] === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [missing],
+        message: `must be set together with ${present}`,
+      });
+    }
+  }
+});
+
 export type Config = z.infer<typeof configSchema>;
 export type ConfigVariable = keyof Config;
 
@@ -144,7 +182,7 @@ export class ConfigError extends Error {
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   // Empty strings mean "not set", as they do for most tools that read the environment.
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
-  const parsed = configSchema.safeParse(present);
+  const parsed = withTlsPair.safeParse(present);
   if (parsed.success) return parsed.data;
   throw new ConfigError(
     parsed.error.issues.map((issue) => ({

@@ -15,7 +15,9 @@
 #   - with --compose: the Docker Compose v2 CLI, built with Go into .tools/bin/docker-compose, for
 #     `docker compose config` in the compose test (that subcommand needs no Docker engine)
 #   - with --actionlint: actionlint, built with Go into .tools/bin, for the CD pipeline's lint test
-# Usage: scripts/provision.sh [--postgres] [--promtool] [--monitoring] [--chromium] [--compose] [--actionlint]
+#   - with --cluster: the Temporal server and temporal-sql-tool (go install) with the server's
+#     PostgreSQL schemas, and the Temporal Web UI server where it builds, for scripts/lib/cluster.ts
+# Usage: scripts/provision.sh [--postgres] [--promtool] [--monitoring] [--chromium] [--compose] [--actionlint] [--cluster]
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,23 +29,29 @@ TEMPORAL_CLI_VERSION="1.5.1"
 # built from a scratch module instead (go get, then go build).
 COMPOSE_VERSION="2.40.3"
 ACTIONLINT_VERSION="1.7.12"
+# The Temporal server for the cluster (scripts/lib/cluster.ts): like the CLI, built with `go install`.
+TEMPORAL_SERVER_VERSION="1.29.1"
+# The Web UI server the CLI 1.5.1 embeds, so its modules are already in the Go cache.
+TEMPORAL_UI_VERSION="2.42.1"
 TEST_SERVER_VERSION="$(sed -n 's:.*<version>\(1\.[0-9.]*\)</version>.*:\1:p' "$ROOT/scripts/test-server/pom.xml" | head -n1)"
 
 want_postgres=false
 want_promtool=false
 want_chromium=false
-want_monitoring=false
 want_compose=false
 want_actionlint=false
+want_monitoring=false
+want_cluster=false
 for arg in "$@"; do
   case "$arg" in
     --postgres) want_postgres=true ;;
     --promtool) want_promtool=true ;;
     --chromium) want_chromium=true ;;
+    --cluster) want_cluster=true; want_postgres=true ;;
     --monitoring) want_monitoring=true ;;
     --compose) want_compose=true ;;
     --actionlint) want_actionlint=true ;;
-    *) echo "provision: unknown argument $arg (usage: scripts/provision.sh [--postgres] [--promtool] [--monitoring] [--chromium] [--compose] [--actionlint])" >&2; exit 2 ;;
+    *) echo "provision: unknown argument $arg (usage: scripts/provision.sh [--postgres] [--promtool] [--monitoring] [--chromium] [--compose] [--actionlint] [--cluster])" >&2; exit 2 ;;
   esac
 done
 
@@ -265,4 +273,50 @@ install_actionlint() {
 }
 if $want_actionlint; then
   go_tool actionlint "$ACTIONLINT_VERSION" install_actionlint
+
+fi
+
+# The cluster's binaries keep their own names (temporal-server, temporal-sql-tool, temporal-ui-server):
+# every one of them builds as `server` or `sql`. The server's PostgreSQL schemas are copied out of
+# the Go module cache, so a cleaned cache does not take them away.
+install_temporal_server() {
+  need go "install Go 1.22+ (https://go.dev/dl) to build the Temporal server."
+  local gobin
+  gobin="$(mktemp -d)"
+  GOBIN="$gobin" go install "go.temporal.io/server/cmd/server@v$TEMPORAL_SERVER_VERSION" \
+    "go.temporal.io/server/cmd/tools/sql@v$TEMPORAL_SERVER_VERSION"
+  install -m 0755 "$gobin/server" "$BIN/temporal-server"
+  install -m 0755 "$gobin/sql" "$BIN/temporal-sql-tool"
+  rm -rf "$gobin" "$TOOLS/temporal-server"
+  mkdir -p "$TOOLS/temporal-server"
+  cp -r "$(go env GOMODCACHE)/go.temporal.io/server@v$TEMPORAL_SERVER_VERSION/schema/postgresql/v12" \
+    "$TOOLS/temporal-server/schema"
+  chmod -R u+w "$TOOLS/temporal-server/schema"
+  echo "$TEMPORAL_SERVER_VERSION" > "$BIN/.temporal-server-version"
+}
+# The UI server is optional: the cluster runs without it when it does not build here.
+install_temporal_ui() {
+  local gobin
+  gobin="$(mktemp -d)"
+  if GOBIN="$gobin" go install "github.com/temporalio/ui-server/v2/cmd/server@v$TEMPORAL_UI_VERSION"; then
+    install -m 0755 "$gobin/server" "$BIN/temporal-ui-server"
+    echo "$TEMPORAL_UI_VERSION" > "$BIN/.temporal-ui-version"
+  else
+    log "warning: the Temporal UI server $TEMPORAL_UI_VERSION did not build; the cluster runs without a Web UI"
+  fi
+  rm -rf "$gobin"
+}
+if $want_cluster; then
+  if [ -x "$BIN/temporal-server" ] && [ -x "$BIN/temporal-sql-tool" ] && [ -d "$TOOLS/temporal-server/schema" ] \
+    && [ "$(cat "$BIN/.temporal-server-version" 2>/dev/null)" = "$TEMPORAL_SERVER_VERSION" ]; then
+    log "Temporal server $TEMPORAL_SERVER_VERSION: present"
+  else
+    log "Temporal server $TEMPORAL_SERVER_VERSION: building from source; the first build takes a few minutes"
+    step "Temporal server and sql tool (go install)" install_temporal_server
+  fi
+  if [ -x "$BIN/temporal-ui-server" ] && [ "$(cat "$BIN/.temporal-ui-version" 2>/dev/null)" = "$TEMPORAL_UI_VERSION" ]; then
+    log "Temporal UI server $TEMPORAL_UI_VERSION: present"
+  else
+    step "Temporal UI server (go install)" install_temporal_ui
+  fi
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm start`: provisions what is missing, then runs the supervisor (scripts/start.ts).
-# `npm start -- --monitoring` also runs Prometheus, Alertmanager and the alert receiver.
+# `npm start -- --monitoring` also runs Prometheus, Alertmanager and the alert receiver;
+# `npm run cluster` (--cluster): the same on the project's Temporal cluster instead of the dev server.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -12,7 +13,8 @@ provision=()
 for arg in "$@"; do
   case "$arg" in
     --monitoring) provision+=(--monitoring) ;;
-    *) echo "start: unknown argument $arg (usage: npm start [-- --monitoring])" >&2; exit 2 ;;
+    --cluster) provision+=(--cluster) ;;
+    *) echo "start: unknown argument $arg (usage: npm start [-- --monitoring]; npm run cluster)" >&2; exit 2 ;;
   esac
 done
 bash scripts/provision.sh "${provision[@]}"

@@ -3,17 +3,24 @@
  * simulator, the worker and the API, on embedded defaults; with `--monitoring` also Prometheus,
  * Alertmanager and the alert receiver. It waits for each part to be ready, prints where to look,
  * and stops everything when one part dies or on Ctrl-C.
+ *
+ * With `--cluster` (`npm run cluster`) Temporal is the project's cluster instead
+ * (scripts/lib/cluster.ts): frontend, history, matching and worker services on a PostgreSQL that
+ * keeps its data in `.data/cluster/`, with the Web UI server when it was built.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { ensureSearchAttributes } from '../clients/temporal';
+import { temporalConnectionOptions } from '../clients/temporal-connection';
 import { ConfigError, loadConfig, type Config } from '../domain/config';
 import { freeLoopbackPort } from '../worker/metricsServer';
 import { startMonitoring } from './lib/monitoring';
 import { httpOk, portInUse, Service, tsxArgs, until } from './lib/processes';
+import { startTemporalCluster, type TemporalCluster } from './lib/cluster';
+import { createPostgresCluster, type PostgresCluster } from './lib/postgres';
 import { devServerArgs, TEMPORAL_CLI } from './lib/temporal-dev-server';
 
 const ROOT = resolve(__dirname, '..');
@@ -25,6 +32,9 @@ const MONITORING_PORTS = { prometheus: 9090, alertmanager: 9093, receiver: 9095 
 
 const parts: Service[] = [];
 let stopping = false;
+/** In `--cluster` mode: the cluster and its PostgreSQL, stopped after the parts. */
+const clusterMode = process.argv.includes('--cluster');
+const cluster: { temporal?: TemporalCluster; postgres?: PostgresCluster } = {};
 
 function say(message: string): void {
   console.log(`[start] ${message}`);
@@ -64,6 +74,9 @@ async function stopAll(exitCode: number): Promise<never> {
     say(`stopping ${part.name}`);
     await part.stop();
   }
+  if (cluster.temporal) say('stopping the Temporal cluster');
+  await cluster.temporal?.stop();
+  await cluster.postgres?.stop();
   process.exit(exitCode);
 }
 
@@ -80,12 +93,11 @@ function hostPort(address: string): { host: string; port: number } {
   return { host: url.hostname, port: Number(url.port) };
 }
 
-async function startTemporal(config: Config, metricsPort: number | undefined): Promise<Client> {
-  const { host, port } = hostPort(config.TEMPORAL_ADDRESS);
-  const uiPort = new URL(config.TEMPORAL_UI_URL).port;
+/** Another `npm start` (or anything else) on Temporal's ports: say so instead of failing later. */
+async function assertTemporalPortsFree(host: string, grpc: number, ui: number): Promise<void> {
   for (const [what, p] of [
-    ['Temporal gRPC', port],
-    ['Temporal UI', Number(uiPort)],
+    ['Temporal gRPC', grpc],
+    ['Temporal UI', ui],
   ] as const) {
     if (await portInUse(host, p)) {
       throw new Error(
@@ -93,6 +105,12 @@ async function startTemporal(config: Config, metricsPort: number | undefined): P
       );
     }
   }
+}
+
+async function startTemporal(config: Config, metricsPort: number | undefined): Promise<Client> {
+  const { host, port } = hostPort(config.TEMPORAL_ADDRESS);
+  const uiPort = new URL(config.TEMPORAL_UI_URL).port;
+  await assertTemporalPortsFree(host, port, Number(uiPort));
   launch(
     'temporal',
     TEMPORAL_CLI,
@@ -109,7 +127,7 @@ async function startTemporal(config: Config, metricsPort: number | undefined): P
   let connection: Connection | undefined;
   await ready('the Temporal dev server', async () => {
     connection = await Connection.connect({
-      address: config.TEMPORAL_ADDRESS,
+      ...temporalConnectionOptions(config),
       connectTimeout: 1000,
     });
     await connection.workflowService.getSystemInfo({});
@@ -119,6 +137,55 @@ async function startTemporal(config: Config, metricsPort: number | undefined): P
   const added = await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE);
   if (added.length > 0) say(`registered search attributes: ${added.join(', ')}`);
   return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+}
+
+/**
+ * The cluster on PostgreSQL under `.data/cluster/` (its password kept beside it, readable by this
+ * user only), frontend on TEMPORAL_ADDRESS's port, Web UI on TEMPORAL_UI_URL's port.
+ */
+async function startCluster(config: Config): Promise<Client> {
+  const { host, port } = hostPort(config.TEMPORAL_ADDRESS);
+  if (host !== '127.0.0.1' && host !== 'localhost')
+    throw new Error(`--cluster runs Temporal on 127.0.0.1; TEMPORAL_ADDRESS is ${host}:${port}`);
+  const uiPort = Number(new URL(config.TEMPORAL_UI_URL).port);
+  await assertTemporalPortsFree(host, port, uiPort);
+  const dir = join(DATA, 'cluster');
+  mkdirSync(dir, { recursive: true });
+  const passwordFile = join(dir, 'postgres-password');
+  if (!existsSync(passwordFile))
+    writeFileSync(passwordFile, randomBytes(18).toString('base64url'), { mode: 0o600 });
+  const password = readFileSync(passwordFile, 'utf8').trim();
+  cluster.postgres = await createPostgresCluster({ dir: join(dir, 'postgres'), password });
+  cluster.temporal = await startTemporalCluster({
+    dir: join(dir, 'temporal'),
+    postgres: cluster.postgres,
+    frontendPort: port,
+    namespace: config.TEMPORAL_NAMESPACE,
+    uiPort,
+  });
+  for (const service of Object.values(cluster.temporal.services)) {
+    service.onUnexpectedExit = (code, signal) => {
+      if (stopping) return;
+      console.error(`[start] ${service.name} exited (${signal ?? `code ${code}`}):`);
+      console.error(service.tail());
+      void stopAll(1);
+    };
+  }
+  if (!cluster.temporal.uiUrl) say('no Web UI: the UI server was not built (see provision.sh)');
+  const connection = await Connection.connect(temporalConnectionOptions(config));
+  return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+}
+
+/** What the summary adds about the cluster: its services' logs and metrics. */
+function clusterLines(): string {
+  if (!cluster.temporal) return '';
+  const { metricsUrls } = cluster.temporal;
+  return `
+    Temporal cluster   frontend ${cluster.temporal.address}, data in ${join(DATA, 'cluster')}
+                       logs ${cluster.temporal.logFiles().join(', ')}
+                       metrics ${Object.entries(metricsUrls)
+                         .map(([service, url]) => `${service} ${url}`)
+                         .join(', ')}`;
 }
 
 async function workerPolling(client: Client, taskQueue: string): Promise<boolean> {
@@ -146,8 +213,10 @@ async function main(): Promise<void> {
   }
   const temporalMetricsPort = MONITORING ? await freeLoopbackPort() : undefined;
 
-  say('starting the Temporal dev server');
-  const client = await startTemporal(config, temporalMetricsPort);
+  say(clusterMode ? 'starting the Temporal cluster' : 'starting the Temporal dev server');
+  const client = await (clusterMode
+    ? startCluster(config)
+    : startTemporal(config, temporalMetricsPort));
 
   say('starting the finance simulator');
   launch('finance', process.execPath, tsxArgs('finance/main.ts'), env);
@@ -190,7 +259,7 @@ async function main(): Promise<void> {
     Finance simulator  ${config.FINANCE_URL}      (PUT /mode to make it flaky, down or slow)
     Operator token     ${token}
     Database           ${config.DATABASE_URL}
-    Logs               ${LOGS}/{temporal,finance,worker,api}.log${monitoringLines}
+    Logs               ${LOGS}/{${clusterMode ? '' : 'temporal,'}finance,worker,api}.log${monitoringLines}${clusterLines()}
 
   Place an order:
     curl -X POST ${api}/api/orders -H 'content-type: application/json' \\

@@ -11,7 +11,7 @@ cd "$ROOT"
 source "$ROOT/scripts/lib/node.sh"
 use_node_24 "$ROOT"
 
-bash scripts/provision.sh --postgres --promtool --monitoring --chromium --compose --actionlint
+bash scripts/provision.sh --postgres --promtool --monitoring --chromium --compose --actionlint --cluster
 echo "== Node $(node -v) ($(command -v node))"
 
 started=$SECONDS

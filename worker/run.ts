@@ -4,6 +4,7 @@
  */
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
 import { FinanceClient } from '../clients/finance';
+import { temporalConnectionOptions } from '../clients/temporal-connection';
 import { openDatabase } from '../db';
 import { FeatureToggleService } from '../db/features';
 import type { Config } from '../domain/config';
@@ -49,7 +50,7 @@ export async function runWorker(config: Config, tracing: Tracing): Promise<void>
   collectProcessMetrics(metrics.registry);
 
   const db = await openDatabase(config.DATABASE_URL);
-  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   const workflowBundle = prebuiltWorkflowBundle(tracing.workflowSpans);
   const workers = await createOrderWorkers({
     connection,

@@ -4,6 +4,7 @@
  * same environment variables (TEMPORAL_ADDRESS, TEMPORAL_TASK_QUEUE).
  */
 import { NativeConnection, Worker } from '@temporalio/worker';
+import { temporalConnectionOptions } from '../../clients/temporal-connection';
 import { loadConfigOrExit } from '../../domain/config';
 import { paymentTaskQueue } from '../../domain/temporal';
 import { WORKER_TUNING } from '../../worker/workers';
@@ -13,7 +14,7 @@ const activities: BaselineActivities = { noop: () => Promise.resolve() };
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
-  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   const common = { connection, namespace: config.TEMPORAL_NAMESPACE, activities, ...WORKER_TUNING };
   const workers = await Promise.all([
     Worker.create({

@@ -4,7 +4,7 @@
  *
  *   npm run bench -- [--quick] [--orders N] [--concurrency C] [--seed-rows R]
  *                    [--rates 50,100,200] [--rate-seconds S] [--workers W]
- *                    [--database sqlite|postgres] [--dir DIR] [--json FILE] [--profile]
+ *                    [--database sqlite|postgres] [--cluster] [--dir DIR] [--json FILE] [--profile]
  *
  * 1. throughput: N orders posted by a closed-loop client with C requests in flight, from the first
  *    POST to the last order `processed`; create→processed latency from the orders' own timestamps;
@@ -13,6 +13,9 @@
  * 3. the throughput run again with R rows seeded into the orders table;
  * 4. GET /api/orders and GET /api/stats at R rows, then POST latency at fixed rates (open loop);
  * 5. the worker's resident memory before and after the throughput runs.
+ *
+ * `--cluster` runs every part on the project's Temporal cluster (scripts/lib/cluster.ts) instead
+ * of the dev server: one cluster for the whole run, so the baseline and ours share it.
  *
  * A benchmark, not a test: it asserts nothing about timings. `--quick` runs a small version that
  * the test command uses to prove the benchmark still works.
@@ -29,7 +32,8 @@ import { closedLoop, openLoop, orderBody, percentile, postOrder } from '../lib/l
 import { createPostgresCluster, type PostgresCluster } from '../lib/postgres';
 import { Service, tsxArgs } from '../lib/processes';
 import { freeLoopbackPort } from '../../worker/metricsServer';
-import { startStack, type Stack } from '../lib/stack';
+import { startTemporalCluster, type TemporalCluster } from '../lib/cluster';
+import { startScaledStack, startStack, type RunningSystem as System } from '../lib/stack';
 import { seed } from '../seed-orders';
 import { baselineOrder } from './baseline-workflow';
 
@@ -45,6 +49,8 @@ interface Settings {
   getRequests: number;
   workers: number;
   database: 'sqlite' | 'postgres';
+  /** On the project's Temporal cluster instead of the dev server. */
+  cluster: boolean;
   json: string;
   dir: string;
   /** CPU profiles of the Node services into <dir>/profiles (open them in Chrome DevTools). */
@@ -62,6 +68,7 @@ function settingsFromArgs(): Settings {
       'rate-seconds': { type: 'string' },
       workers: { type: 'string', default: '1' },
       database: { type: 'string', default: 'sqlite' },
+      cluster: { type: 'boolean', default: false },
       json: { type: 'string' },
       dir: { type: 'string' },
       profile: { type: 'boolean', default: false },
@@ -89,6 +96,7 @@ function settingsFromArgs(): Settings {
     getRequests: quick ? 30 : 300,
     workers: number('workers', values.workers, 1, 1),
     database,
+    cluster: values.cluster ?? false,
     json: values.json ?? join(dir, 'bench.json'),
     profile: values.profile ?? false,
     dir,
@@ -187,7 +195,7 @@ function throughputOf(
 }
 
 async function ourThroughput(
-  stack: Stack,
+  stack: System<string>,
   db: Database,
   settings: Settings,
 ): Promise<Omit<Throughput, 'cpuSeconds'>> {
@@ -260,7 +268,7 @@ interface PostRate extends Latency {
 }
 
 async function postLatency(
-  stack: Stack,
+  stack: System<string>,
   db: Database,
   rate: number,
   seconds: number,
@@ -283,7 +291,7 @@ async function postLatency(
 }
 
 /** Runs one small batch through both paths: bundles, JIT, connection pools, caches. */
-async function warmUp(stack: Stack, db: Database, baselineQueue: string): Promise<void> {
+async function warmUp(stack: System<string>, db: Database, baselineQueue: string): Promise<void> {
   const answers = await closedLoop(20, 5, () => postOrder(stack.apiUrl, orderBody()));
   const ids = answers.flatMap((answer) => (answer.orderId ? [answer.orderId] : []));
   if (ids.length !== 20)
@@ -317,7 +325,7 @@ function printReport(report: Report): void {
     [`orders via the API, ${settings.seedRows.toLocaleString('en')} rows`, report.seeded],
   ];
   console.log(`
-Throughput: ${settings.orders} orders, ${settings.concurrency} requests in flight, ${settings.workers} worker process(es), ${settings.database}
+Throughput: ${settings.orders} orders, ${settings.concurrency} requests in flight, ${settings.workers} worker process(es), ${settings.database}, ${settings.cluster ? 'Temporal cluster' : 'Temporal dev server'}
   ${'run'.padEnd(48)}${'orders/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p95 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'done'.padStart(7)}${'problems'.padStart(9)}`);
   for (const [name, run] of rows) {
     console.log(
@@ -373,7 +381,7 @@ interface Report {
 }
 
 interface RunningSystem {
-  stack: Stack;
+  stack: System<string>;
   /** Baseline workers, and with `--workers` more order workers. */
   extra: Service[];
   baselineQueue: string;
@@ -383,24 +391,31 @@ interface RunningSystem {
 /**
  * Runs `measure` on a system of its own: a fresh Temporal dev server (so no run works on another
  * run's history), worker, API, finance, and the baseline workers, all warmed up first. The
- * orders database is the one thing the runs share.
+ * orders database is the one thing the runs share — and with `--cluster` the cluster, where each
+ * run gets new task queues instead.
  */
 async function onFreshSystem<T>(
   name: string,
   settings: Settings,
   databaseUrl: string,
   db: Database,
+  cluster: TemporalCluster | null,
   measure: (system: RunningSystem) => Promise<T>,
 ): Promise<T> {
   const dir = join(settings.dir, name);
-  const stack = await startStack({
+  const common = {
     dir,
     databaseUrl,
     env: { LOG_LEVEL: 'info' },
     ...(settings.profile
       ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'profiles')}`] }
       : {}),
-  });
+  };
+  // On the cluster, each run still gets its own worker, API, finance and task queues.
+  const stack: System<string> = cluster
+    ? await startScaledStack({ ...common, temporalEnv: cluster.clientEnv, workers: 1, apis: 1 })
+    : await startStack(common);
+  const workerEnv = (stack.parts.worker ?? stack.parts['worker-1'])?.spec.env ?? {};
   const baselineQueue = `baseline-${stack.taskQueue}`;
   const extra: Service[] = [];
   const service = (service: string, env: NodeJS.ProcessEnv, file: string) =>
@@ -413,7 +428,7 @@ async function onFreshSystem<T>(
       logFile: join(dir, `${service}.log`),
     });
   try {
-    const baselineEnv = { ...stack.parts.worker.spec.env, TEMPORAL_TASK_QUEUE: baselineQueue };
+    const baselineEnv = { ...workerEnv, TEMPORAL_TASK_QUEUE: baselineQueue };
     for (let index = 0; index < settings.workers; index++) {
       extra.push(
         service(`baseline-worker-${index + 1}`, baselineEnv, 'scripts/bench/baseline-worker.ts'),
@@ -423,7 +438,7 @@ async function onFreshSystem<T>(
         extra.push(
           service(
             `worker-${index + 1}`,
-            { ...stack.parts.worker.spec.env, WORKER_METRICS_PORT: port },
+            { ...workerEnv, WORKER_METRICS_PORT: port },
             'worker/main.ts',
           ),
         );
@@ -432,7 +447,8 @@ async function onFreshSystem<T>(
     for (const part of extra) part.start();
     say(`${name}: warming up`);
     await warmUp(stack, db, baselineQueue);
-    const processes = [...Object.values(stack.parts), ...extra];
+    const temporal = cluster ? Object.values(cluster.services) : [];
+    const processes = [...temporal, ...Object.values(stack.parts), ...extra];
     return await measure({ stack, extra, baselineQueue, processes });
   } finally {
     for (const part of extra) await part.stop();
@@ -447,8 +463,11 @@ async function main(): Promise<void> {
   const database = await databaseFor(settings);
   say(`logs and figures in ${settings.dir}`);
   const db = await openDatabase(database.url);
+  const cluster = settings.cluster
+    ? await startTemporalCluster({ dir: join(settings.dir, 'temporal-cluster') })
+    : null;
   const fresh = <T>(name: string, measure: (system: RunningSystem) => Promise<T>) =>
-    onFreshSystem(name, settings, database.url, db, measure);
+    onFreshSystem(name, settings, database.url, db, cluster, measure);
   try {
     const baseline = await fresh('baseline', ({ stack, baselineQueue, processes }) => {
       say(`baseline: ${settings.orders} workflows`);
@@ -508,6 +527,7 @@ async function main(): Promise<void> {
     printReport(report);
   } finally {
     await db.close();
+    await cluster?.stop();
     await database.cluster?.destroy();
   }
 }

@@ -9,7 +9,15 @@
  *   node --import tsx scripts/lib/postgres.ts stop DIR   stops the cluster and removes DIR
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -54,10 +62,14 @@ async function asOwner(command: string, args: string[]): Promise<void> {
 }
 
 export async function createPostgresCluster(
-  options: { password?: string } = {},
+  options: { password?: string; dir?: string } = {},
 ): Promise<PostgresCluster> {
   const bin = binDir();
-  const dir = mkdtempSync(join(tmpdir(), 'orders-pg-'));
+  if (options.dir && existsSync(join(options.dir, 'data', 'PG_VERSION'))) {
+    return reopen(bin, options.dir, options.password);
+  }
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'orders-pg-'));
+  mkdirSync(dir, { recursive: true });
   const data = join(dir, 'data');
   const port = await freeLoopbackPort();
   if (asRoot) await run('chown', ['postgres:postgres', dir]);
@@ -91,15 +103,31 @@ export async function createPostgresCluster(
     { flag: 'a' },
   );
 
+  // A persistent cluster is opened again on the same port: clients keep their URL.
+  writeFileSync(join(dir, 'port'), `${port}\n`);
+  return running(bin, dir, port, options.password);
+}
+
+/** Starts a cluster `createPostgresCluster` made in `dir` before (`npm run cluster`'s data). */
+async function reopen(bin: string, dir: string, password?: string): Promise<PostgresCluster> {
+  const port = Number(readFileSync(join(dir, 'port'), 'utf8').trim());
+  return running(bin, dir, port, password);
+}
+
+async function running(
+  bin: string,
+  dir: string,
+  port: number,
+  password?: string,
+): Promise<PostgresCluster> {
+  const data = join(dir, 'data');
   const pgCtl = join(bin, 'pg_ctl');
   const start = () =>
     asOwner(pgCtl, ['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '30', 'start']);
   const stop = () => asOwner(pgCtl, ['-D', data, '-m', 'fast', '-w', 'stop']);
   await start();
 
-  const credentials = options.password
-    ? `orders:${encodeURIComponent(options.password)}`
-    : 'orders';
+  const credentials = password ? `orders:${encodeURIComponent(password)}` : 'orders';
   return {
     url: `postgres://${credentials}@127.0.0.1:${port}/postgres`,
     dir,

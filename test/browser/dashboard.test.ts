@@ -135,6 +135,8 @@ void describe('operations dashboard in Chromium', () => {
     await page.locator('#detail[data-status="cancelled"]').waitFor();
     assert.equal(await page.isDisabled('#cancel-order'), true, 'nothing left to cancel');
     assert.equal(await page.isDisabled('#retry-order'), true);
+    // The operator's reason is kept with the order and shown on its page.
+    await page.locator('#detail dd', { hasText: 'broken on purpose' }).waitFor();
     await screenshot(page, '04-broken-order-cancelled');
   });
 
