@@ -16,7 +16,8 @@ import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { NotificationRecord } from '../../observability/receiver/receiver';
-import { orderBody, postOrder, type PostAnswer } from '../../scripts/lib/load';
+import { Client } from 'pg';
+import { orderBody, placeOrderReliably, postOrder, type PostAnswer } from '../../scripts/lib/load';
 import { startMonitoring, type Monitoring } from '../../scripts/lib/monitoring';
 import { startStack, type Stack } from '../../scripts/lib/stack';
 import { freshPostgresUrl } from '../support/database';
@@ -43,7 +44,18 @@ const NOT_EXERCISED_LIVE: Record<string, string> = {
     'cause produces it (alerts.test.yml covers the rule)',
 };
 
+/**
+ * Series the dashboard queries that only exist after an event no scenario here causes, and why.
+ * Every other name a dashboard query uses must be among the live scrapes.
+ */
+const ABSENT_LIVE: Record<string, string> = {
+  temporal_workflow_failed:
+    'the Temporal SDK exports it once a workflow run fails; an order whose payment failed ' +
+    'closes its run as completed (workflows/processOrder.ts), so no run fails here',
+};
+
 let dir: string;
+let databaseUrl: string;
 let stack: Stack;
 let monitoring: Monitoring;
 let startedAt: number;
@@ -214,16 +226,15 @@ async function restartApiWithQuota(bytes: number): Promise<void> {
 before(async () => {
   startedAt = Date.now();
   dir = mkdtempSync(join(tmpdir(), 'live-alerts-'));
+  databaseUrl = await freshPostgresUrl();
   stack = await startStack({
     dir,
-    databaseUrl: await freshPostgresUrl(),
+    databaseUrl,
     temporalMetrics: true,
     env: {
       // Retries are not compressed: six attempts (0, 1, 3, 7, 15, 31 s) outlast the outage
-      // alert's detection, as ten attempts over four minutes do in production. Failed workflows
-      // close soon, so the Temporal SDK's failure metrics exist for the dashboard check.
+      // alert's detection, as ten attempts over four minutes do in production.
       PAYMENT_MAX_ATTEMPTS: '6',
-      FAILED_ORDER_WAIT: '5s',
       FINANCE_TIMEOUT: '2s',
       // The payments' rate cap is what makes the queue grow under load.
       PAYMENT_RATE_PER_SECOND: '3',
@@ -387,10 +398,49 @@ async function raiseTheQuota(): Promise<void> {
   prove('DatabaseStorageAlmostFull', page, resolved);
 }
 
-void test('the database above its quota pages and resolves when the quota is raised; waiting activities resolve', async () => {
+void test('the database above its quota pages and resolves when the quota is raised; refused status writes page; waiting activities resolve', async () => {
   // The payments backlog of the load drains meanwhile; the API's restart does not touch it.
-  await Promise.all([raiseTheQuota(), waitingActivitiesResolve()]);
+  await Promise.all([raiseTheQuota(), statusWritesRefused(), waitingActivitiesResolve()]);
 });
+
+/**
+ * The database refuses every status change of one customer's orders (a trigger answering with a
+ * check violation, which no retry changes), until the trigger is dropped.
+ */
+async function statusWritesRefused(): Promise<void> {
+  const begin = Date.now();
+  const sql = new Client({ connectionString: databaseUrl });
+  await sql.connect();
+  try {
+    await sql.query(`CREATE FUNCTION refuse_status_change() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'status changes refused' USING ERRCODE = '23514'; END $$`);
+    await sql.query(`CREATE TRIGGER refuse_status_change BEFORE UPDATE ON orders FOR EACH ROW
+      WHEN (NEW.customer_id = 'cust-refused' AND NEW.status IS DISTINCT FROM OLD.status)
+      EXECUTE FUNCTION refuse_status_change()`);
+    step('status changes of cust-refused refused by the database');
+    // The API may be restarting for the quota: the client retries until it answers.
+    const placed = await placeOrderReliably(stack.apiUrl, 60_000, orderBody('cust-refused'));
+    assert.ok(placed.orderId, JSON.stringify(placed.answers));
+    const page = await notified({
+      alertname: 'OrderStatusWriteFailing',
+      status: 'firing',
+      startedAfter: begin,
+    });
+    assert.equal(page.receiver, 'pager');
+    await sql.query('DROP TRIGGER refuse_status_change ON orders');
+    const fixedAt = Date.now();
+    step('status changes accepted again');
+    const resolved = await notified({
+      alertname: 'OrderStatusWriteFailing',
+      status: 'resolved',
+      receivedAfter: fixedAt,
+    });
+    prove('OrderStatusWriteFailing', page, resolved);
+  } finally {
+    await sql.query('DROP TRIGGER IF EXISTS refuse_status_change ON orders').catch(() => undefined);
+    await sql.end();
+  }
+}
 
 /** Payments waited behind the rate cap (under load, and when retries piled up in the outage). */
 async function waitingActivitiesResolve(): Promise<void> {
@@ -459,14 +509,17 @@ void test('the worker and the API killed page, the per-worker alert waits behind
   assert.deepEqual(stack.unexpectedExits, []);
 });
 
-void test('the Grafana dashboard queries only metric names that the live scrapes returned', async () => {
+void test('the Grafana dashboard queries only metric names that the live scrapes returned', async (t) => {
   const response = await fetch(`${monitoring.prometheusUrl}/api/v1/label/__name__/values`);
   const names = new Set(((await response.json()) as { data: string[] }).data);
   const missing: string[] = [];
   for (const panel of allPanels(readDashboard().panels)) {
     for (const target of panel.targets ?? []) {
       for (const name of metricNamesIn(target.expr ?? '')) {
-        if (!names.has(name)) missing.push(`${panel.title}: ${name}`);
+        if (names.has(name)) continue;
+        if (ABSENT_LIVE[name])
+          t.diagnostic(`${panel.title}: ${name} not scraped: ${ABSENT_LIVE[name]}`);
+        else missing.push(`${panel.title}: ${name}`);
       }
     }
   }
