@@ -365,8 +365,12 @@ export async function startTemporalCluster(options: ClusterOptions): Promise<Tem
         unexpectedExits.push(`${service.name} exited by itself (${signal ?? `code ${code}`})`);
       services[name] = service;
     }
-    // The services find each other through PostgreSQL's membership table: start them together.
-    await Promise.all(CLUSTER_SERVICES.map((name) => restart(name)));
+    // Every service writes the cluster's metadata record at start-up when it is missing, and on
+    // a new database two doing it at once make one of them exit: the first service starts alone.
+    // The others then find it through PostgreSQL's membership table and start together.
+    const [first, ...rest] = CLUSTER_SERVICES;
+    await restart(first);
+    await Promise.all(rest.map((name) => restart(name)));
 
     const connection = await connect();
     try {

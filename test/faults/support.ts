@@ -472,14 +472,23 @@ export async function examine(options: {
   };
 }
 
-/** For each worker kill that caught a payment call: how long until that call was retried. */
-export function recoveriesOf(events: FaultEvent[], keys: KeyActivity[]) {
+/**
+ * For each worker kill that caught a payment call: how long until that call was retried. An
+ * operator may cancel that very order meanwhile (the operators pick recent orders at random);
+ * its payment is then rightly never retried, and the kill is marked `cancelled`.
+ */
+export function recoveriesOf(
+  events: FaultEvent[],
+  keys: KeyActivity[],
+  cancelledOrders: ReadonlySet<string> = new Set(),
+) {
   return events.flatMap((event) => {
     if (!event.hungKey) return [];
     const times = (keys.find((key) => key.idempotencyKey === event.hungKey)?.requestedAt ?? []).map(
       (at) => Date.parse(at),
     );
     const next = times.find((at) => at > event.at);
+    const orderId = orderOfPaymentKey(event.hungKey);
     return [
       {
         ...event,
@@ -487,9 +496,22 @@ export function recoveriesOf(events: FaultEvent[], keys: KeyActivity[]) {
         // retry policy's backoff for it (1 s after the first attempt, doubling, up to 1 min).
         attempt: times.filter((at) => at <= event.at).length,
         recoveryMs: next === undefined ? Number.POSITIVE_INFINITY : next - event.at,
+        cancelled: next === undefined && orderId !== null && cancelledOrders.has(orderId),
       },
     ];
   });
+}
+
+/** The longest recovery of the kills whose order was still wanted (0 when there is none). */
+export function longestRecoveryMs(recoveries: ReturnType<typeof recoveriesOf>): number {
+  return Math.max(0, ...recoveries.flatMap((r) => (r.cancelled ? [] : [r.recoveryMs])));
+}
+
+/** The orders that ended cancelled, for `recoveriesOf`. */
+export function cancelledOrders(outcome: Outcome): Set<string> {
+  return new Set(
+    outcome.checks.filter((check) => check.sql === 'cancelled').map((check) => check.orderId),
+  );
 }
 
 /** Error answers counted by status, labelled with the first error code seen for it. */
