@@ -4,11 +4,9 @@
  * package can give, each checking what the workflow, the operator and the customer's bill see.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ApplicationFailure, CancelledFailure, type Logger } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { msOptionalToNumber } from '@temporalio/common/lib/time';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import {
@@ -27,6 +25,7 @@ import { createLogger } from '../../observability/logger';
 import { freshSqliteUrl } from '../support/database';
 import { startFinance, type RunningFinance } from '../support/finance';
 import { newOrder } from '../support/orders';
+import { quietSdkLogger, unusedPort } from '../support/quiet';
 import { waitFor } from '../support/wait';
 
 const FINANCE_TIME_ZONE = 'Europe/London';
@@ -37,16 +36,6 @@ interface ClientOptions {
   financeUrl?: string;
   timeoutMs?: number;
 }
-
-/** The SDK's own "Activity failed" warnings would drown the test report. */
-const quietSdkLogger: Logger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-};
 
 /** A fresh mock context per run: once cancelled, a MockActivityEnvironment stays cancelled. */
 function activityEnv(attempt = 1, activityType = 'chargePayment'): MockActivityEnvironment {
@@ -65,18 +54,6 @@ async function applicationFailureOf(promise: Promise<unknown>): Promise<Applicat
     `expected an ApplicationFailure, got ${String(caught)}`,
   );
   return caught;
-}
-
-/** A free loopback port: listen on port 0, note the port, close. Nothing listens there after. */
-async function unusedPort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve, reject) =>
-    server.close((error) => (error ? reject(error) : resolve())),
-  );
-  return port;
 }
 
 void describe('payment and status activities (real finance simulator, real SQLite)', () => {

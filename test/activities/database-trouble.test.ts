@@ -4,10 +4,8 @@
  * of retried forever, an outage stays retryable, and neither costs a payment attempt.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { ApplicationFailure, type Logger } from '@temporalio/common';
+import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { Sequelize } from 'sequelize';
 import {
@@ -25,24 +23,7 @@ import { createWorkerMetrics, METRICS } from '../../observability/metrics';
 import { freshPostgresUrl } from '../support/database';
 import { startFinance, type RunningFinance } from '../support/finance';
 import { newOrder } from '../support/orders';
-
-const silent: Logger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-};
-
-async function unusedPort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { quietSdkLogger, unusedPort } from '../support/quiet';
 
 void describe('activities and database trouble (real PostgreSQL)', () => {
   let finance: RunningFinance;
@@ -69,7 +50,7 @@ void describe('activities and database trouble (real PostgreSQL)', () => {
       metrics,
     });
   const run = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A) =>
-    new MockActivityEnvironment({ attempt: 1 }, { logger: silent }).run(fn, ...args);
+    new MockActivityEnvironment({ attempt: 1 }, { logger: quietSdkLogger }).run(fn, ...args);
 
   void test('a status the database refuses for good is a non-retryable StatusWriteRejected, counted for the alert', async () => {
     // A column narrower than the code expects: what a missing migration looks like.
