@@ -15,20 +15,9 @@ import {
   MAX_FINANCE_REASON_LENGTH,
   type RefundOutcome,
 } from '../../clients/finance';
-import type { PaymentRequest, RefundRequest } from '../../domain/finance';
-import { startFinance, type RunningFinance } from '../support/finance';
+import type { RefundRequest } from '../../domain/finance';
+import { paymentRequest, startFinance, type RunningFinance } from '../support/finance';
 import { waitFor } from '../support/wait';
-
-function paymentRequest(overrides: Partial<PaymentRequest> = {}): PaymentRequest {
-  return {
-    idempotencyKey: `pay-${randomUUID()}`,
-    orderId: `order-${randomUUID()}`,
-    amount: '12.50',
-    currency: 'GBP',
-    date: '2026-07-01T10:00:00+01:00',
-    ...overrides,
-  };
-}
 
 function refundOf(paymentKey: string): RefundRequest {
   return { idempotencyKey: `refund-${randomUUID()}`, paymentKey, reason: 'order cancelled' };

@@ -12,25 +12,13 @@ import {
   TRANSIENT_FINANCE_FAULTS,
   type FinanceErrorBody,
   type PaymentReceipt,
-  type PaymentRequest,
   type RefundReceipt,
   type RefundRequest,
 } from '../../domain/finance';
-import { startFinance, type RunningFinance } from '../support/finance';
+import { paymentRequest, startFinance, type RunningFinance } from '../support/finance';
 import { waitFor } from '../support/wait';
 
 const LATE_CHARGE_MS = 300;
-
-function paymentRequest(overrides: Partial<PaymentRequest> = {}): PaymentRequest {
-  return {
-    idempotencyKey: `pay-${randomUUID()}`,
-    orderId: `order-${randomUUID()}`,
-    amount: '12.50',
-    currency: 'GBP',
-    date: '2026-07-01T10:00:00+01:00',
-    ...overrides,
-  };
-}
 
 function post(url: string, body: unknown, init: RequestInit = {}): Promise<Response> {
   return fetch(url, {

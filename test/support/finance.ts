@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createFinanceApp } from '../../finance/app';
@@ -12,6 +13,7 @@ import {
   type FinanceModeSettings,
   type KeyActivity,
   type PaymentLookup,
+  type PaymentRequest,
 } from '../../domain/finance';
 
 /** `GET /payments/:key` as a test reads it: the body, or the 404's error body. */
@@ -90,5 +92,17 @@ export async function startFinance(
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/** A valid payment request with fresh keys; override what the test is about. */
+export function paymentRequest(overrides: Partial<PaymentRequest> = {}): PaymentRequest {
+  return {
+    idempotencyKey: `pay-${randomUUID()}`,
+    orderId: `order-${randomUUID()}`,
+    amount: '12.50',
+    currency: 'GBP',
+    date: '2026-07-01T10:00:00+01:00',
+    ...overrides,
   };
 }
