@@ -213,6 +213,7 @@ void test(
         attempt: recovery.attempt,
         restartSeconds: (recovery.restartMs ?? 0) / 1000,
         recoverySeconds: recovery.recoveryMs / 1000,
+        cancelled: recovery.cancelled,
       })),
       events: timeline(events, loadStarted),
     };
@@ -236,7 +237,7 @@ Fault suite (${profileName}) — ${summary.loadSeconds.toFixed(0)} s of load
   double charges           ${summary.doubleCharges}
   disagreements            ${summary.disagreements}
   worst recovery           ${summary.worstRecoverySeconds.toFixed(1)} s from a worker kill to its hung payment retried 
-                           per kill: ${summary.recoveries.map((r) => `${r.recoverySeconds.toFixed(1)} s (attempt ${r.attempt}, restart ${r.restartSeconds.toFixed(1)} s)`).join(', ')}
+                           per kill: ${summary.recoveries.map((r) => `${r.cancelled ? 'not retried: the order was cancelled' : `${r.recoverySeconds.toFixed(1)} s`} (attempt ${r.attempt}, restart ${r.restartSeconds.toFixed(1)} s)`).join(', ')}
 `);
 
     assertPromisesKept({ placed, outcome, leaks, unexpectedExits: stack.unexpectedExits });
