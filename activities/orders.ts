@@ -251,11 +251,7 @@ export function createOrderActivities({
         case 'pending':
           throw pendingFailure(found.retryAfterMs);
         case 'unavailable':
-          throw ApplicationFailure.create({
-            type: FAILURE_TYPES.paymentUnavailable,
-            message: `finance unavailable for the lookup: ${found.reason}`,
-            ...(found.retryAfterMs !== null ? { nextRetryDelay: found.retryAfterMs } : {}),
-          });
+          throw unavailableFailure(`finance unavailable for the lookup: ${found.reason}`, found);
       }
     },
 
@@ -307,11 +303,7 @@ export function createOrderActivities({
             message: `finance refused the refund (${answer.status} ${answer.code}): ${answer.reason}`,
           });
         case 'unavailable':
-          throw ApplicationFailure.create({
-            type: FAILURE_TYPES.paymentUnavailable,
-            message: `finance unavailable for the refund: ${answer.reason}`,
-            ...(answer.retryAfterMs !== null ? { nextRetryDelay: answer.retryAfterMs } : {}),
-          });
+          throw unavailableFailure(`finance unavailable for the refund: ${answer.reason}`, answer);
       }
     },
   };
@@ -403,12 +395,9 @@ export function createOrderActivities({
           retryAfterMs: outcome.retryAfterMs,
           ambiguous,
         });
-        throw ApplicationFailure.create({
-          type: FAILURE_TYPES.paymentUnavailable,
-          message: `finance unavailable: ${outcome.reason}`,
-          details: [{ ...details, status: outcome.status }],
-          // Honour Retry-After when the package asks for a pause; otherwise the policy's backoff.
-          ...(outcome.retryAfterMs !== null ? { nextRetryDelay: outcome.retryAfterMs } : {}),
+        throw unavailableFailure(`finance unavailable: ${outcome.reason}`, outcome, {
+          ...details,
+          status: outcome.status,
         });
     }
   }
@@ -451,6 +440,23 @@ export function createOrderActivities({
 function outcomeUnknown(status: number | null): boolean {
   if (status === null) return true;
   return status !== 503 && status !== 429 && status !== 408 && status !== 425;
+}
+
+/**
+ * A retryable failure for a package that said "not now" (or did not answer). Retry-After, when it
+ * sent one, replaces the policy's backoff for the next attempt.
+ */
+function unavailableFailure(
+  message: string,
+  { retryAfterMs }: { retryAfterMs: number | null },
+  details?: PaymentFailureDetails,
+): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: FAILURE_TYPES.paymentUnavailable,
+    message,
+    ...(details ? { details: [details] } : {}),
+    ...(retryAfterMs !== null ? { nextRetryDelay: retryAfterMs } : {}),
+  });
 }
 
 function pendingFailure(retryAfterMs: number | null): ApplicationFailure {

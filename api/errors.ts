@@ -6,13 +6,9 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { isGrpcServiceError, ServiceError } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
-import {
-  BaseError as SequelizeError,
-  ConnectionError,
-  DatabaseError,
-  TimeoutError,
-} from 'sequelize';
+import { BaseError as SequelizeError } from 'sequelize';
 import { z } from 'zod';
+import { isDatabaseUnavailable } from '../db/errors';
 import type { Logger } from '../observability/logger';
 import type { ErrorBody, ErrorDetail } from './schemas';
 
@@ -37,6 +33,10 @@ export function unavailable(code: string, message: string): ApiError {
   return new ApiError(503, code, message, undefined, {
     'Retry-After': String(DEPENDENCY_RETRY_AFTER_SECONDS),
   });
+}
+
+export function temporalUnavailable(): ApiError {
+  return unavailable('temporal_unavailable', 'Temporal is unavailable; try again shortly');
 }
 
 /** zod issues as `details`; an unknown field is reported under its own name. */
@@ -77,18 +77,7 @@ export function isTemporalUnavailable(error: unknown): boolean {
   return code === GRPC_UNAVAILABLE || code === GRPC_DEADLINE_EXCEEDED;
 }
 
-/** PostgreSQL SQLSTATEs meaning "the server is going away or refusing", not "your query". */
-const UNAVAILABLE_SQLSTATES = /^(08|57P0[1-3]|53300)/;
-
-export function isDatabaseUnavailable(error: unknown): boolean {
-  if (error instanceof ConnectionError || error instanceof TimeoutError) return true;
-  if (error instanceof DatabaseError) {
-    const code = (error.parent as { code?: unknown }).code;
-    return typeof code === 'string' && UNAVAILABLE_SQLSTATES.test(code);
-  }
-  // A request that races the shutdown finds the pool already closed.
-  return error instanceof Error && /connection manager was closed/i.test(error.message);
-}
+export { isDatabaseUnavailable };
 
 /** Errors raised by Express and body-parser carry their own 4xx status. */
 function httpStatusOf(error: unknown): number | null {
@@ -116,7 +105,7 @@ function toApiError(error: unknown): ApiError | null {
     return unavailable('database_unavailable', 'The database is unavailable; try again shortly');
   }
   if (isTemporalUnavailable(error)) {
-    return unavailable('temporal_unavailable', 'Temporal is unavailable; try again shortly');
+    return temporalUnavailable();
   }
   const status = httpStatusOf(error);
   if (status !== null) {

@@ -17,8 +17,7 @@ import {
 } from '../clients/temporal';
 import type { StoredOrder } from '../db/orders';
 import {
-  canCancel,
-  canRetry,
+  statusRefusal,
   type OrderAction,
   type OrderActionAccepted,
   type OrderStatus,
@@ -33,6 +32,7 @@ import {
   issueDetails,
   methodNotAllowed,
   parseOr400,
+  temporalUnavailable,
   unavailable,
   validationError,
 } from './errors';
@@ -104,14 +104,9 @@ function refused(action: OrderAction, error: WorkflowUpdateFailedError): ApiErro
  * it left: only a `failed` order can still be retried or cancelled.
  */
 function closedOrderRefusal(action: OrderAction, status: OrderStatus): string | null {
-  if (action === 'retry' && !canRetry(status)) {
-    return `Only a failed order can be retried; this order is ${status}`;
-  }
-  if (action === 'cancel' && !canCancel(status)) return `A ${status} order cannot be cancelled`;
-  if (status !== 'failed') {
-    return `The order's workflow is closed while the order is ${status}; nothing can be done to it`;
-  }
-  return null;
+  const refused = statusRefusal(action, status);
+  if (refused || status === 'failed') return refused;
+  return `The order's workflow is closed while the order is ${status}; nothing can be done to it`;
 }
 
 /** Per client address, in memory: one API process; several would each allow the limit. */
@@ -305,7 +300,7 @@ export function ordersRouter(deps: ApiDeps): Router {
       if (error instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
         // The same error whether Temporal itself is unreachable or no worker took the update.
         if (!(await temporalReachable())) {
-          throw unavailable('temporal_unavailable', 'Temporal is unavailable; try again shortly');
+          throw temporalUnavailable();
         }
         throw unavailable(
           'workflow_unresponsive',

@@ -15,6 +15,7 @@ import {
   type RefundReceipt,
   type RefundRequest,
 } from '../domain/finance';
+import { boundText } from '../domain/text';
 
 /** What a charge came to: money taken, a permanent no, or "not now" (retry). */
 export type PaymentOutcome =
@@ -97,12 +98,7 @@ export function parseRetryAfter(header: string | null, now = Date.now()): number
 
 /** One line of at most MAX_FINANCE_REASON_LENGTH characters, cut with "…". */
 function bounded(text: string, limit = MAX_FINANCE_REASON_LENGTH): string {
-  const line = text.replace(/[\p{Cc}\u2028\u2029]/gu, ' ').trim();
-  if (line.length <= limit) return line;
-  let cut = limit - 1;
-  // Never split a surrogate pair: half an emoji is not text.
-  if (/[\uD800-\uDBFF]/.test(line.charAt(cut - 1))) cut -= 1;
-  return `${line.slice(0, cut)}…`;
+  return boundText(text, limit);
 }
 
 interface BodyText {

@@ -1,6 +1,6 @@
 /**
- * Telling a database outage (wait and write again) from a write the database will never accept
- * (writing it again changes nothing), for the status activity's retry decision.
+ * Telling a database outage (wait and try again: the API's 503, the status activity's retry) from
+ * a write the database will never accept (writing it again changes nothing).
  */
 import {
   ConnectionAcquireTimeoutError,
@@ -10,19 +10,28 @@ import {
   ValidationError,
 } from 'sequelize';
 
+/** PostgreSQL SQLSTATEs meaning "the server is going away or refusing", not "your query". */
+const UNAVAILABLE_SQLSTATES = /^(08|57P0[1-3]|53300)/;
+
+/** The database cannot be reached or is refusing work: nothing is wrong with the request. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (error instanceof ConnectionError || error instanceof TimeoutError) return true;
+  if (error instanceof DatabaseError) {
+    const code = (error.parent as { code?: unknown }).code;
+    return typeof code === 'string' && UNAVAILABLE_SQLSTATES.test(code);
+  }
+  // A request that races the shutdown finds the pool already closed.
+  return error instanceof Error && /connection manager was closed/i.test(error.message);
+}
+
 /**
- * SQLSTATE classes and driver codes that mean "try again": PostgreSQL's and SQL Server's
- * serialization failures and deadlocks, lock timeouts, SQLite's busy and locked database,
- * admin shutdown and "too many connections".
+ * Beyond an outage, codes that mean "try again": serialization failures and deadlocks (SQLSTATE
+ * and SQL Server's numbers), lock timeouts, SQLite's busy and locked database, dropped sockets.
  */
 const TRANSIENT_CODES = new Set([
   '40001',
   '40P01',
   '55P03',
-  '57P01',
-  '57P02',
-  '57P03',
-  '53300',
   'SQLITE_BUSY',
   'SQLITE_LOCKED',
   'ETIMEOUT',
@@ -46,13 +55,7 @@ function driverCode(error: DatabaseError): string | null {
  */
 export function isPermanentWriteError(error: unknown): boolean {
   if (error instanceof ValidationError) return true;
-  if (
-    error instanceof ConnectionError ||
-    error instanceof TimeoutError ||
-    error instanceof ConnectionAcquireTimeoutError
-  ) {
-    return false;
-  }
+  if (isDatabaseUnavailable(error) || error instanceof ConnectionAcquireTimeoutError) return false;
   if (error instanceof DatabaseError) {
     const code = driverCode(error);
     return code === null || !TRANSIENT_CODES.has(code);

@@ -36,6 +36,17 @@ export function canCancel(status: OrderStatus): boolean {
   return status !== 'processed' && status !== 'cancelled' && status !== 'rejected';
 }
 
+/**
+ * Why an operator's action does not apply to an order in `status`, or null if it does: the rule
+ * the workflow applies to updates and signals, and the API to an order whose workflow closed.
+ */
+export function statusRefusal(action: OrderAction, status: OrderStatus): string | null {
+  if (action === 'retry') {
+    return canRetry(status) ? null : `Only a failed order can be retried; this order is ${status}`;
+  }
+  return canCancel(status) ? null : `A ${status} order cannot be cancelled`;
+}
+
 export function isOrderStatus(value: string): value is OrderStatus {
   return (ORDER_STATUSES as readonly string[]).includes(value);
 }

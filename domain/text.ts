@@ -15,16 +15,16 @@ export const TEXT_LIMITS = {
 const ELLIPSIS = '…';
 
 /**
- * `value` with control characters turned into spaces and cut to at most `max` characters (an
- * ellipsis marks a cut); null stays null. Counted in UTF-16 units like `VARCHAR(n)` in the three
- * databases' JavaScript drivers, and never splits a surrogate pair.
+ * `value` on one line — control characters and line separators turned into spaces, trimmed — and
+ * cut to at most `max` characters (an ellipsis marks a cut); null stays null. Counted in UTF-16
+ * units like `VARCHAR(n)` in the three databases' JavaScript drivers, and never splits a
+ * surrogate pair.
  */
 export function boundText(value: string, max: number): string;
 export function boundText(value: string | null | undefined, max: number): string | null;
 export function boundText(value: string | null | undefined, max: number): string | null {
   if (value === null || value === undefined) return null;
-  // eslint-disable-next-line no-control-regex -- replacing control characters is the point
-  const clean = value.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ');
+  const clean = value.replace(/[\p{Cc}\u2028\u2029]/gu, ' ').trim();
   if (clean.length <= max) return clean;
   let cut = clean.slice(0, Math.max(0, max - ELLIPSIS.length));
   const last = cut.charCodeAt(cut.length - 1);

@@ -28,8 +28,7 @@ import {
   type PaymentFailureKind,
 } from '../domain/errors';
 import {
-  canCancel,
-  canRetry,
+  statusRefusal,
   type OrderAction,
   type OrderActionAccepted,
   type OrderStatus,
@@ -169,17 +168,13 @@ export async function processOrder(input: OrderWorkflowInput): Promise<OrderWork
 
   /** Why `action` does not apply now, or null if it does: the one rule for signals and updates. */
   function refusal(action: OrderAction): string | null {
-    if (action === 'cancel') {
-      if (cancelRequested) return 'A cancel of this order is already under way';
-      if (!canCancel(state.status)) return `A ${state.status} order cannot be cancelled`;
-      return null;
+    if (cancelRequested) {
+      return action === 'cancel'
+        ? 'A cancel of this order is already under way'
+        : 'The order is being cancelled';
     }
-    if (cancelRequested) return 'The order is being cancelled';
-    if (retryRequested) return 'A retry of this order is already under way';
-    if (!canRetry(state.status)) {
-      return `Only a failed order can be retried; this order is ${state.status}`;
-    }
-    return null;
+    if (action === 'retry' && retryRequested) return 'A retry of this order is already under way';
+    return statusRefusal(action, state.status);
   }
 
   function accept(action: OrderAction, reason?: string): OrderActionAccepted {
