@@ -31,11 +31,17 @@ export const ROUTE_ACCESS: readonly RouteAccess[] = [
   { method: 'GET', path: '/healthz', access: 'public' },
   { method: 'GET', path: '/readyz', access: 'public' },
   { method: 'GET', path: '/api/openapi.json', access: 'public' },
+  // The dashboard's own files and its link to the Temporal UI (a redirect built from the id):
+  // no data in them. The page's HTML, CSS and JS are served as static files beside these.
+  { method: 'GET', path: '/vendor/uplot/uPlot.iife.min.js', access: 'public' },
+  { method: 'GET', path: '/vendor/uplot/uPlot.min.css', access: 'public' },
+  { method: 'GET', path: '/orders/:id/temporal', access: 'public' },
   { method: 'GET', path: '/metrics', access: 'scrape' },
   { method: 'GET', path: '/api/session', access: 'public' },
   { method: 'POST', path: '/api/session', access: 'public' },
   { method: 'DELETE', path: '/api/session', access: 'public' },
-  { method: 'POST', path: '/api/orders', access: ['client'] },
+  // Operators place orders by hand from the dashboard; clients through their API keys.
+  { method: 'POST', path: '/api/orders', access: ['client', 'operator'] },
   { method: 'GET', path: '/api/orders', access: ['client', 'viewer'] },
   { method: 'GET', path: '/api/orders/:id', access: ['client', 'viewer'] },
   { method: 'POST', path: '/api/orders/:id/cancel', access: ['operator'] },

@@ -1,32 +1,22 @@
 /**
- * `/api/admin/features`: operators read and flip feature toggles. Both routes need the operator
- * token (header or dashboard session), reading included: the answer names operators, and a flip
- * changes how every following order is verified.
+ * `/api/admin/features`: admins read and flip feature toggles. Reading is guarded too: the answer
+ * names staff, and a flip changes how every following order is verified. Each change records who
+ * made it as the credential says, never as the request claims.
  */
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { FEATURES, isFeatureName, type FeatureName } from '../domain/features';
-import { requireOperator } from './auth';
+import { actorOf, guardOf } from './auth';
 import { jsonBody } from './body';
 import type { ApiDeps } from './deps';
-import { ApiError, issueDetails, methodNotAllowed, parseOr400, validationError } from './errors';
+import { ApiError, methodNotAllowed, parseOr400 } from './errors';
 import {
   FEATURE_CHANGES_SHOWN,
-  operatorNameHeader,
   setFeatureRequest,
   type FeatureListResponse,
   type FeatureToggleResponse,
 } from './schemas';
 
 export const ADMIN_FEATURES_PATH = '/api/admin/features';
-
-/** Recorded as `changedBy` when a request does not say who it is (no `X-Operator`). */
-export const DEFAULT_OPERATOR_NAME = 'operator';
-
-function operatorName(req: Request): string {
-  const parsed = operatorNameHeader.safeParse(req.get('x-operator'));
-  if (!parsed.success) throw validationError(issueDetails(parsed.error.issues, 'X-Operator'));
-  return parsed.data ?? DEFAULT_OPERATOR_NAME;
-}
 
 /** 404 before the body is read: an unknown toggle is the first thing worth saying. */
 const knownFeature: RequestHandler<{ name: string }> = (req, _res, next) => {
@@ -42,9 +32,9 @@ const knownFeature: RequestHandler<{ name: string }> = (req, _res, next) => {
 };
 
 export function adminRouter(deps: ApiDeps): Router {
-  const { db, config, log } = deps;
+  const { db, log } = deps;
   const router = Router();
-  const operator = requireOperator(config.OPERATOR_TOKEN);
+  const guard = guardOf(deps);
 
   async function listFeatures(_req: Request, res: Response): Promise<void> {
     const [features, changes] = await Promise.all([
@@ -58,7 +48,7 @@ export function adminRouter(deps: ApiDeps): Router {
   async function setFeature(req: Request<{ name: string }>, res: Response): Promise<void> {
     const name = req.params.name as FeatureName; // checked by `knownFeature`
     const { enabled } = parseOr400(setFeatureRequest, req.body);
-    const changedBy = operatorName(req);
+    const changedBy = actorOf(req).label;
     const { previous, ...toggle } = await db.features.set(name, enabled, changedBy);
     log.info('feature toggle changed', { name, enabled, changedBy, previous });
     deps.metrics?.featureToggleChanges.inc({ name, enabled: String(enabled) });
@@ -68,11 +58,16 @@ export function adminRouter(deps: ApiDeps): Router {
 
   router
     .route(ADMIN_FEATURES_PATH)
-    .get(operator, listFeatures)
+    .get(guard('GET', ADMIN_FEATURES_PATH), listFeatures)
     .all(methodNotAllowed('GET', 'HEAD'));
   router
     .route(`${ADMIN_FEATURES_PATH}/:name`)
-    .put(operator, knownFeature, jsonBody({ required: true }), setFeature)
+    .put(
+      guard('PUT', `${ADMIN_FEATURES_PATH}/:name`),
+      knownFeature,
+      jsonBody({ required: true }),
+      setFeature,
+    )
     .all(methodNotAllowed('PUT'));
   return router;
 }

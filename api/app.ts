@@ -5,7 +5,7 @@
 import express from 'express';
 import helmet from 'helmet';
 import { adminRouter } from './admin';
-import { operatorFailureLimit } from './auth';
+import { createAuth } from './auth';
 import { dashboardRouter } from './dashboard';
 import type { ApiDeps } from './deps';
 import { errorHandler, notFound } from './errors';
@@ -16,16 +16,20 @@ import { ordersRouter } from './orders';
 export type { ApiConfig, ApiDeps, ApiHooks } from './deps';
 
 export function createApiApp(given: ApiDeps): express.Express {
-  const deps = { ...given, metrics: given.metrics ?? apiMetrics(given) };
+  const deps = {
+    ...given,
+    metrics: given.metrics ?? apiMetrics(given),
+    auth: given.auth ?? createAuth(given),
+  };
   const app = express();
   app.disable('x-powered-by');
-  // Behind no proxy: the client address is the socket's, which is what the rate limit keys on.
-  app.set('trust proxy', false);
+  // Off unless TRUST_PROXY says which proxies to believe: `req.ip` is what the failure limits
+  // key on, and `req.secure` decides the session cookie's `Secure`.
+  app.set('trust proxy', deps.config.TRUST_PROXY);
   // Served over plain HTTP on loopback by default: `upgrade-insecure-requests` would make a
   // browser fetch the (future) dashboard's assets over HTTPS, which nothing serves.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
-  app.use(operatorFailureLimit(deps.config.OPERATOR_AUTH_FAILURES_PER_MINUTE));
-  app.use(metricsRouter(deps.metrics));
+  app.use(metricsRouter(deps));
   app.use(opsRouter(deps));
   app.use(ordersRouter(deps));
   app.use(adminRouter(deps));

@@ -1,13 +1,14 @@
 /** What the API is built from; the entry point wires real ones, tests wire their own. */
 import type { Client } from '@temporalio/client';
 import type { Database } from '../db';
+import type { Auth } from './auth';
 import type { StoredOrder } from '../db/orders';
 import type { Config } from '../domain/config';
 import type { Logger } from '../observability/logger';
 import type { ApiMetrics } from '../observability/metrics';
 
-/** The configuration with an operator token: the API never runs operator routes without one. */
-export type ApiConfig = Config & { OPERATOR_TOKEN: string };
+/** The API's configuration: the whole service's (a name kept for the routers that use it). */
+export type ApiConfig = Config;
 
 export interface ApiHooks {
   /**
@@ -24,6 +25,8 @@ export interface ApiDeps {
   log: Logger;
   clock?: () => Date;
   hooks?: ApiHooks;
+  /** Access control; `createApiApp` makes it when the caller does not. */
+  auth?: Auth;
   /** The API's Prometheus metrics; `createApiApp` makes them when the caller does not. */
   metrics?: ApiMetrics;
   /** Bound on each Temporal call made while a client waits; TEMPORAL_CALL_TIMEOUT_MS by default. */

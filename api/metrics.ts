@@ -1,6 +1,10 @@
-/** `GET /metrics`: the API's Prometheus metrics (order intake, read-model gauges, Node process). */
+/**
+ * `GET /metrics`: the API's Prometheus metrics (order intake, read-model gauges, Node process), for
+ * the scrape token (METRICS_TOKEN) or a viewer's credential.
+ */
 import { Router } from 'express';
 import { collectProcessMetrics, createApiMetrics, type ApiMetrics } from '../observability/metrics';
+import { guardOf } from './auth';
 import type { ApiDeps } from './deps';
 import { methodNotAllowed } from './errors';
 
@@ -14,11 +18,13 @@ export function apiMetrics({ db, config }: Pick<ApiDeps, 'db' | 'config'>): ApiM
   return metrics;
 }
 
-export function metricsRouter(metrics: ApiMetrics): Router {
+export function metricsRouter(deps: ApiDeps & { metrics: ApiMetrics }): Router {
+  const { metrics } = deps;
+  const guard = guardOf(deps);
   const router = Router();
   router
     .route('/metrics')
-    .get(async (_req, res) => {
+    .get(guard('GET', '/metrics'), async (_req, res) => {
       res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
     })
     .all(methodNotAllowed('GET'));

@@ -2,6 +2,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Router, type Request, type Response } from 'express';
 import { countOrderWorkflowsByStatus } from '../clients/temporal';
+import { guardOf } from './auth';
 import { temporalTimeout, type ApiDeps } from './deps';
 import { ApiError, isTemporalUnavailable, methodNotAllowed, unavailable } from './errors';
 import type { StatsResponse } from './schemas';
@@ -41,6 +42,7 @@ export function opsRouter(deps: ApiDeps): Router {
   const { db, temporal, config, log } = deps;
   const now = deps.clock ?? (() => new Date());
   const router = Router();
+  const guard = guardOf(deps);
   const document = openApiDocument();
 
   async function ready(_req: Request, res: Response): Promise<void> {
@@ -110,15 +112,15 @@ export function opsRouter(deps: ApiDeps): Router {
   const only = (...methods: string[]) => methodNotAllowed(...methods);
   router
     .route('/healthz')
-    .get((_req, res) => {
+    .get(guard('GET', '/healthz'), (_req, res) => {
       res.json({ status: 'ok' });
     })
     .all(only('GET', 'HEAD'));
-  router.route('/readyz').get(ready).all(only('GET', 'HEAD'));
-  router.route('/api/stats').get(stats).all(only('GET', 'HEAD'));
+  router.route('/readyz').get(guard('GET', '/readyz'), ready).all(only('GET', 'HEAD'));
+  router.route('/api/stats').get(guard('GET', '/api/stats'), stats).all(only('GET', 'HEAD'));
   router
     .route('/api/openapi.json')
-    .get((_req, res) => {
+    .get(guard('GET', '/api/openapi.json'), (_req, res) => {
       res.json(document);
     })
     .all(only('GET', 'HEAD'));

@@ -1,4 +1,8 @@
-/** `/api/orders`: place, list and inspect orders; operators cancel and retry them. */
+/**
+ * `/api/orders`: place, list and inspect orders; operators cancel and retry them. A client (an API
+ * key) sees only the orders it placed: another client's order is answered 404, as if it did not
+ * exist. `customerId` is the client's own reference for its customer, stored as sent.
+ */
 import { createHash, randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { Router, type Request, type Response } from 'express';
@@ -23,7 +27,7 @@ import {
   type OrderStatus,
 } from '../domain/order';
 import { temporalUiWorkflowUrl, workflowIdForOrder } from '../domain/temporal';
-import { requireOperator } from './auth';
+import { actorOf, guardOf, type Actor } from './auth';
 import { jsonBody } from './body';
 import { temporalTimeout, type ApiDeps } from './deps';
 import {
@@ -132,19 +136,33 @@ export function ordersRouter(deps: ApiDeps): Router {
   const { db, temporal, config, log } = deps;
   const now = deps.clock ?? (() => new Date());
   const router = Router();
-  const operator = requireOperator(config.OPERATOR_TOKEN);
+  const guard = guardOf(deps);
 
-  async function findOrder(id: string): Promise<StoredOrder> {
-    const order = id.length <= MAX_ID_LENGTH ? await db.orders.get(id) : null;
+  /** What a caller may read: a client only the orders it placed, staff every order. */
+  const ownOrders = (actor: Actor): string | undefined =>
+    actor.role === 'client' ? actor.placedBy : undefined;
+
+  async function findOrder(id: string, actor: Actor): Promise<StoredOrder> {
+    const own = ownOrders(actor);
+    const found = id.length <= MAX_ID_LENGTH ? await db.orders.get(id) : null;
+    const order = found && (own === undefined || found.placedBy === own) ? found : null;
     if (!order)
       throw new ApiError(404, 'order_not_found', `No order with id "${id.slice(0, 100)}"`);
     return order;
   }
 
   /** The first order sent with this key, if the request is the same; 409 if it is not. */
-  async function replay(key: string, hash: string): Promise<StoredOrder | null> {
+  async function replay(key: string, hash: string, actor: Actor): Promise<StoredOrder | null> {
     const existing = await db.orders.findByIdempotencyKey(key);
     if (!existing) return null;
+    if (existing.order.placedBy !== actor.placedBy) {
+      // Keys are one namespace in SQL: someone else's order is never replayed, nor named.
+      throw new ApiError(
+        409,
+        'idempotency_key_reused',
+        'This Idempotency-Key was already used; send a new random key',
+      );
+    }
     if (existing.requestHash !== hash) {
       throw new ApiError(
         409,
@@ -175,10 +193,11 @@ export function ordersRouter(deps: ApiDeps): Router {
   }
 
   async function createOrder(req: Request, res: Response): Promise<void> {
+    const actor = actorOf(req);
     const input = parseOr400(createOrderRequest, req.body);
     const key = idempotencyKeyOf(req);
     const hash = requestHash(input);
-    const earlier = key ? await replay(key, hash) : null;
+    const earlier = key ? await replay(key, hash, actor) : null;
     if (earlier) {
       const order = earlier.workflowStartedAt ? earlier : await launch(earlier, true);
       res.status(200).location(orderLocation(order.id)).json(presentOrder(order));
@@ -197,10 +216,12 @@ export function ordersRouter(deps: ApiDeps): Router {
         datePlaced: input.datePlaced ?? now().toISOString(),
         idempotencyKey: key ?? null,
         requestHash: hash,
+        placedBy: actor.placedBy,
       });
     } catch (error) {
       // Two requests with the same new key raced: the loser answers like a replay.
-      const winner = key && error instanceof UniqueConstraintError ? await replay(key, hash) : null;
+      const winner =
+        key && error instanceof UniqueConstraintError ? await replay(key, hash, actor) : null;
       if (!winner) throw error;
       res.status(200).location(orderLocation(winner.id)).json(presentOrder(winner));
       return;
@@ -209,6 +230,7 @@ export function ordersRouter(deps: ApiDeps): Router {
     const launched = await launch(order, false);
     log.info('order accepted', {
       orderId: order.id,
+      placedBy: actor.label,
       workflowId: workflowIdForOrder(order.id),
       workflowStarted: launched.workflowStartedAt !== null,
     });
@@ -218,10 +240,12 @@ export function ordersRouter(deps: ApiDeps): Router {
 
   async function listOrders(req: Request, res: Response): Promise<void> {
     const query = parseOr400(listOrdersQuery, req.query);
+    const own = ownOrders(actorOf(req));
     // One extra row says whether there is a next page without a COUNT.
     const rows = await db.orders.list({
       ...(query.status ? { status: query.status } : {}),
       ...(query.customerId !== undefined ? { customerId: query.customerId } : {}),
+      ...(own !== undefined ? { placedBy: own } : {}),
       ...(query.cursor ? { after: query.cursor } : {}),
       limit: query.limit + 1,
     });
@@ -254,7 +278,7 @@ export function ordersRouter(deps: ApiDeps): Router {
   }
 
   async function orderDetail(req: Request<{ id: string }>, res: Response): Promise<void> {
-    const order = await findOrder(req.params.id);
+    const order = await findOrder(req.params.id, actorOf(req));
     const body: OrderDetailResponse = {
       ...presentOrder(order),
       temporalUiUrl: temporalUiWorkflowUrl(
@@ -357,11 +381,13 @@ export function ordersRouter(deps: ApiDeps): Router {
 
   function operatorAction(action: OrderAction) {
     return async (req: Request<{ id: string }>, res: Response): Promise<void> => {
+      const actor = actorOf(req);
       const reason = actionReason(action, req.body);
-      const order = await findOrder(req.params.id);
+      const order = await findOrder(req.params.id, actor);
       const { accepted, resumed } = await applyAction(action, order, reason);
       log.info('operator action accepted', {
         action,
+        by: actor.label,
         orderId: order.id,
         workflowId: workflowIdForOrder(order.id),
         status: accepted.status,
@@ -381,18 +407,26 @@ export function ordersRouter(deps: ApiDeps): Router {
 
   router
     .route(ORDERS_PATH)
-    .get(listOrders)
+    .get(guard('GET', ORDERS_PATH), listOrders)
     .post(
+      guard('POST', ORDERS_PATH),
       orderRateLimit(config.ORDER_RATE_LIMIT_PER_MINUTE),
       jsonBody({ required: true }),
       createOrder,
     )
     .all(methodNotAllowed('GET', 'HEAD', 'POST'));
-  router.route(`${ORDERS_PATH}/:id`).get(orderDetail).all(methodNotAllowed('GET', 'HEAD'));
+  router
+    .route(`${ORDERS_PATH}/:id`)
+    .get(guard('GET', `${ORDERS_PATH}/:id`), orderDetail)
+    .all(methodNotAllowed('GET', 'HEAD'));
   for (const action of ['cancel', 'retry'] as const) {
     router
       .route(`${ORDERS_PATH}/:id/${action}`)
-      .post(operator, jsonBody({ required: false }), operatorAction(action))
+      .post(
+        guard('POST', `${ORDERS_PATH}/:id/${action}`),
+        jsonBody({ required: false }),
+        operatorAction(action),
+      )
       .all(methodNotAllowed('POST'));
   }
   return router;

@@ -3,11 +3,11 @@
  * a graceful stop on SIGINT/SIGTERM. Temporal may be down at start: orders are still accepted and
  * the reconciler starts their workflows once it is back. `main.ts` starts tracing first.
  */
-import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { lazyTemporalClient } from '../clients/temporal';
-import { openDatabase } from '../db';
+import { openDatabase, type Database } from '../db';
+import { ensureFirstAdmin } from '../db/credentials';
 import type { Config } from '../domain/config';
 import { createLogger } from '../observability/logger';
 import type { Tracing } from '../observability/tracing';
@@ -27,11 +27,14 @@ function faultHooks(env: NodeJS.ProcessEnv): ApiHooks {
   return { afterOrderInsert: () => process.kill(process.pid, 'SIGKILL') };
 }
 
-function operatorToken(config: Config): string {
-  if (config.OPERATOR_TOKEN) return config.OPERATOR_TOKEN;
-  const token = randomBytes(24).toString('base64url');
-  console.log(`Operator token (generated; set OPERATOR_TOKEN to choose one): ${token}`);
-  return token;
+/** Prints, once, how to sign in as the admin a database without one just got. */
+async function firstAdmin(db: Database, url: string): Promise<void> {
+  const created = await ensureFirstAdmin(db.credentials);
+  if (!created) return;
+  console.log(
+    `First admin created: sign in at ${url} as "${created.username}" with password ` +
+      `${created.password} (shown once; \`npm run users -- help\` adds users and API keys)`,
+  );
 }
 
 function urlOf(server: Server): string {
@@ -42,10 +45,9 @@ function urlOf(server: Server): string {
 /** Runs the API until SIGINT/SIGTERM. */
 export async function runApi(config: Config, tracing: Tracing): Promise<void> {
   const log = createLogger({ service: 'api', level: config.LOG_LEVEL });
-  const token = operatorToken(config);
   const db = await openDatabase(config.DATABASE_URL);
   const temporal = lazyTemporalClient(config, { plugins: [tracing.temporalPlugin] });
-  const deps = { db, temporal, config: { ...config, OPERATOR_TOKEN: token }, log };
+  const deps = { db, temporal, config, log };
   const app = createApiApp({ ...deps, hooks: faultHooks(process.env) });
 
   const server: Server = await new Promise((resolve, reject) => {
@@ -55,6 +57,7 @@ export async function runApi(config: Config, tracing: Tracing): Promise<void> {
   });
   const url = urlOf(server);
   console.log(`API listening on ${url}`);
+  await firstAdmin(db, url);
   log.info('api started', { url, database: db.dialect, temporal: config.TEMPORAL_ADDRESS });
   const reconciler = startReconciler(deps);
 

@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Sequelize, Transaction, type Options } from 'sequelize';
 import { SequelizeStorage, Umzug } from 'umzug';
+import { CredentialRepository } from './credentials';
 import { FeatureToggleRepository } from './features';
 import { defineFeatureModels, defineModels } from './models';
 import { migrations } from './migrations';
@@ -16,6 +17,8 @@ export interface Database {
   orders: OrderRepository;
   /** Feature toggles and their audit rows (read them through a `FeatureToggleService`). */
   features: FeatureToggleRepository;
+  /** Users, API keys and sessions (access control). */
+  credentials: CredentialRepository;
   /** Throws when the database cannot answer a trivial query (readiness). */
   ping(): Promise<void>;
   /** Space the database takes on disk, for the storage gauge and its alert. */
@@ -160,6 +163,7 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
     sequelize,
     orders: new OrderRepository(orderModel),
     features: new FeatureToggleRepository(defineFeatureModels(sequelize)),
+    credentials: new CredentialRepository(sequelize),
     ping: async () => {
       await sequelize.query('SELECT 1');
     },

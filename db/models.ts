@@ -34,6 +34,8 @@ export class OrderRow extends Model<InferAttributes<OrderRow>, InferCreationAttr
   // Added by migration 004 (cancel reasons and refunds).
   declare cancelReason: CreationOptional<string | null>;
   declare refundReference: CreationOptional<string | null>;
+  // Added by migration 005 (access control).
+  declare placedBy: CreationOptional<string | null>;
 }
 
 /**
@@ -98,6 +100,11 @@ export const cancelOrderColumns = {
   },
 } as const;
 
+/** Column added by migration 005: who placed the order (`client:<name>` or `user:<name>`). */
+export const placedByColumns = {
+  placedBy: { type: DataTypes.STRING(100), allowNull: true, field: 'placed_by' },
+} as const;
+
 export const ORDERS_TABLE = 'orders';
 
 export type OrderModel = typeof OrderRow;
@@ -109,7 +116,7 @@ export type OrderModel = typeof OrderRow;
 export function defineModels(sequelize: Sequelize): OrderModel {
   class BoundOrderRow extends OrderRow {}
   BoundOrderRow.init(
-    { ...orderColumns, ...apiOrderColumns, ...cancelOrderColumns },
+    { ...orderColumns, ...apiOrderColumns, ...cancelOrderColumns, ...placedByColumns },
     { sequelize, modelName: 'OrderRow', tableName: ORDERS_TABLE, timestamps: true },
   );
   return BoundOrderRow;

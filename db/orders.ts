@@ -16,6 +16,8 @@ export interface StoredOrder extends Order {
   processedAt: string | null;
   /** The version of the last status write: a new run of the workflow continues after it. */
   statusVersion: number;
+  /** Who placed it (`client:<name>`, `user:<name>`); null on orders older than access control. */
+  placedBy: string | null;
 }
 
 /** What the API stores beside a new order. */
@@ -23,6 +25,7 @@ export interface NewOrderExtras {
   unitPrice?: string;
   idempotencyKey?: string | null;
   requestHash?: string | null;
+  placedBy?: string | null;
 }
 
 /** Position in the newest-first listing: the last row of the previous page. */
@@ -34,6 +37,8 @@ export interface ListPosition {
 export interface OrderListQuery {
   status?: OrderStatus;
   customerId?: string;
+  /** Only orders this identity placed (a client reads its own orders only). */
+  placedBy?: string;
   limit: number;
   /** Rows strictly after this position (older, or same instant with a smaller id). */
   after?: ListPosition;
@@ -78,6 +83,7 @@ function toOrder(row: OrderRow): StoredOrder {
     workflowStartedAt: iso(row.workflowStartedAt ?? null),
     processedAt: iso(row.processedAt ?? null),
     statusVersion: row.statusVersion,
+    placedBy: row.placedBy ?? null,
   };
 }
 
@@ -160,6 +166,7 @@ export class OrderRepository {
     const where: WhereOptions<OrderRow>[] = [];
     if (query.status) where.push({ status: query.status });
     if (query.customerId !== undefined) where.push({ customerId: query.customerId });
+    if (query.placedBy !== undefined) where.push({ placedBy: query.placedBy });
     if (query.after) {
       const at = new Date(query.after.createdAt);
       // The first condition is a plain range the index can seek to; the second breaks ties.

@@ -106,15 +106,32 @@ export const configSchema = z.object({
   API_HOST: z.string().default('127.0.0.1'),
   API_PORT: port(3000),
   /**
-   * Bearer token for operator actions (cancel, retry, admin). Unset: the start script generates
-   * one and prints it; the API refuses to start operator routes without one.
+   * Express's `trust proxy`: off by default (the client address is the socket's). Behind a
+   * reverse proxy set it to the proxy's hops (`1`), addresses or subnets (`loopback`,
+   * `10.0.0.0/8`), so the failure limits key on each client's address, not the proxy's.
    */
-  OPERATOR_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  TRUST_PROXY: z
+    .string()
+    .default('false')
+    .transform((text): boolean | number | string => {
+      if (text === 'false') return false;
+      if (text === 'true') return true;
+      return /^\d+$/.test(text) ? Number(text) : text;
+    }),
+  /** Bearer token Prometheus scrapes `/metrics` with; unset: only a viewer (or above) key may. */
+  METRICS_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** How long a dashboard sign-in lasts. */
+  SESSION_TTL: duration('12h').refine((ms) => ms >= 60_000, { message: 'must be at least 1m' }),
   /**
-   * Wrong operator tokens per client address per minute; past it, that address's credentialed
-   * requests get 429 for the rest of the minute (orders without credentials are unaffected).
+   * Failed credential checks per client address per minute; past it, that address's sign-ins
+   * and further failures get 429 for the rest of the minute. A valid key or session still works.
    */
-  OPERATOR_AUTH_FAILURES_PER_MINUTE: z.coerce.number().int().min(1).default(30),
+  AUTH_FAILURES_PER_ADDRESS_PER_MINUTE: z.coerce.number().int().min(1).default(30),
+  /**
+   * Wrong passwords per username in 15 minutes, from all addresses together; past it, that user
+   * can sign in only from an address they signed in from before (docs/security.md).
+   */
+  SIGN_IN_FAILURES_PER_USER: z.coerce.number().int().min(1).default(10),
   /** Order creations per client per minute before the API answers 429. */
   ORDER_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
   /** An order still without a workflow this long after its row was written gets one started. */

@@ -6,7 +6,7 @@
 import { dirname, join } from 'node:path';
 import express, { Router } from 'express';
 import { temporalUiWorkflowUrl } from '../../domain/temporal';
-import { sessionRouter } from '../auth';
+import { guardOf } from '../auth';
 import type { ApiDeps } from '../deps';
 import { methodNotAllowed } from '../errors';
 import { demoTools } from '../demo';
@@ -23,6 +23,7 @@ const VENDOR_FILES: Record<string, string> = {
 /** The dashboard's page, session, system health and (when on) demo routes. */
 export function dashboardRouter(deps: ApiDeps): Router {
   const { config } = deps;
+  const guard = guardOf(deps);
   const demo = demoTools(deps);
   const router = Router();
 
@@ -33,17 +34,17 @@ export function dashboardRouter(deps: ApiDeps): Router {
     else next();
   });
   for (const [path, file] of Object.entries(VENDOR_FILES)) {
-    router.get(path, (_req, res) => {
+    router.get(path, guard('GET', path), (_req, res) => {
       res.sendFile(file);
     });
   }
-  router.use(sessionRouter(config.OPERATOR_TOKEN));
+  if (deps.auth) router.use(deps.auth.sessionRouter());
   if (demo) router.use(demo.router);
   router.use(systemRouter(deps, demo));
   // The list has no Temporal UI address per row: this builds it server-side, in one place.
   router
     .route('/orders/:id/temporal')
-    .get((req, res) => {
+    .get(guard('GET', '/orders/:id/temporal'), (req, res) => {
       res.redirect(
         302,
         temporalUiWorkflowUrl(config.TEMPORAL_UI_URL, config.TEMPORAL_NAMESPACE, req.params.id),

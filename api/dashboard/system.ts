@@ -11,6 +11,7 @@ import { optionalTsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { Router } from 'express';
 import { ORDER_WORKFLOW_TYPE, paymentTaskQueue } from '../../domain/temporal';
+import { guardOf } from '../auth';
 import { temporalTimeout, type ApiDeps } from '../deps';
 import {
   ApiError,
@@ -163,7 +164,7 @@ export function systemRouter(deps: ApiDeps, demo: DemoTools | null): Router {
   const router = Router();
   router
     .route(SYSTEM_PATH)
-    .get(async (_req, res) => {
+    .get(guardOf(deps)('GET', SYSTEM_PATH), async (_req, res) => {
       const [temporalPart, database, financeState] = await Promise.all([
         settle(temporalHealth, isTemporalUnavailable, 'Temporal is unreachable'),
         settle(

@@ -5,7 +5,7 @@
  */
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { requireOperator } from '../auth';
+import { actorOf, guardOf } from '../auth';
 import { jsonBody } from '../body';
 import type { ApiDeps } from '../deps';
 import { ApiError, methodNotAllowed, parseOr400 } from '../errors';
@@ -68,7 +68,8 @@ function loadPlan(deps: ApiDeps, scenario: Scenario, body: unknown): LoadPlan {
 /** `POST /api/scenarios/:name` and `GET`/`DELETE /api/load`. */
 export function scenariosRouter({ deps, finance, load }: ScenarioDeps): Router {
   const router = Router();
-  const operator = requireOperator(deps.config.OPERATOR_TOKEN);
+  const guard = guardOf(deps);
+  const token = deps.auth?.internalClientToken ?? '';
 
   async function run(req: Request<{ name: string }>, res: Response): Promise<void> {
     const scenario = req.params.name as Scenario;
@@ -81,14 +82,18 @@ export function scenariosRouter({ deps, finance, load }: ScenarioDeps): Router {
       );
     }
     const answer = await apply(scenario, req);
-    deps.log.info('scenario triggered', { scenario });
+    deps.log.info('scenario triggered', { scenario, by: actorOf(req).label });
     res.json({ scenario, ...answer });
   }
 
   async function apply(scenario: Scenario, req: Request): Promise<Record<string, unknown>> {
     switch (scenario) {
       case 'broken-order': {
-        const order = await postOrder(ownUrl(req), demoOrder({ datePlaced: BROKEN_ORDER_DATE }));
+        const order = await postOrder(
+          ownUrl(req),
+          token,
+          demoOrder({ datePlaced: BROKEN_ORDER_DATE }),
+        );
         return { message: 'Placed an order dated in the year 3000: it will fail', order };
       }
       case 'queue-reliability':
@@ -100,7 +105,7 @@ export function scenariosRouter({ deps, finance, load }: ScenarioDeps): Router {
       case 'system-monitoring': {
         const plan = loadPlan(deps, scenario, req.body);
         const api = ownUrl(req);
-        const place = async () => void (await postOrder(api, demoOrder()));
+        const place = async () => void (await postOrder(api, token, demoOrder()));
         return { message: 'Load generator started', load: load.start(plan, place) };
       }
       case 'reset': {
@@ -123,14 +128,14 @@ export function scenariosRouter({ deps, finance, load }: ScenarioDeps): Router {
 
   router
     .route('/api/scenarios/:name')
-    .post(operator, jsonBody({ required: false }), run)
+    .post(guard('POST', '/api/scenarios/:name'), jsonBody({ required: false }), run)
     .all(methodNotAllowed('POST'));
   router
     .route(LOAD_PATH)
-    .get((_req, res) => {
+    .get(guard('GET', LOAD_PATH), (_req, res) => {
       res.json(load.status());
     })
-    .delete(operator, (_req, res) => {
+    .delete(guard('DELETE', LOAD_PATH), (_req, res) => {
       res.json(load.stop());
     })
     .all(methodNotAllowed('GET', 'HEAD', 'DELETE'));

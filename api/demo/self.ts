@@ -37,12 +37,23 @@ export function demoOrder(overrides: Record<string, unknown> = {}): Record<strin
   };
 }
 
-/** POSTs one order to the API at `baseUrl`; throws with the API's status and code if refused. */
-export async function postOrder(baseUrl: string, body: unknown): Promise<OrderResponse> {
+/**
+ * POSTs one order to the API at `baseUrl` as the client `token` is for (the demo tools' own,
+ * which lives only in the API process); throws with the API's status and code if refused.
+ */
+export async function postOrder(
+  baseUrl: string,
+  token: string,
+  body: unknown,
+): Promise<OrderResponse> {
   const response = await fetch(`${baseUrl}${ORDERS_PATH}`, {
     method: 'POST',
     // A fresh key per order: if this request is retried, it can never place the order twice.
-    headers: { 'content-type': 'application/json', 'idempotency-key': randomUUID() },
+    headers: {
+      'content-type': 'application/json',
+      'idempotency-key': randomUUID(),
+      authorization: `Bearer ${token}`,
+    },
     body: JSON.stringify(body),
     signal: AbortSignal.timeout(PLACE_TIMEOUT_MS),
   });

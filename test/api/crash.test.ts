@@ -13,11 +13,12 @@ import { WorkflowNotFoundError } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { OrderResponse } from '../../api/schemas';
 import { workflowIdForOrder } from '../../domain/temporal';
+import { credentialFor, type TestCredential } from '../support/credentials';
 import { DATABASES } from '../support/database';
 import { startTestSystem, type TestSystem } from '../support/system';
 import { createDevServerEnv } from '../support/temporal';
 import { waitFor } from '../support/wait';
-import { OPERATOR_TOKEN, orderBody } from './harness';
+import { orderBody } from './harness';
 
 const ROOT = resolve(__dirname, '../..');
 const children = new Set<ChildProcess>();
@@ -79,6 +80,7 @@ void describe('crash between the order row and the workflow start', () => {
     void describe(`with ${target.name}`, () => {
       let url: string;
       let system: TestSystem;
+      let client: TestCredential;
 
       before(async () => {
         url = await target.url();
@@ -87,6 +89,7 @@ void describe('crash between the order row and the workflow start', () => {
           databaseUrl: url,
           settings: { maxPaymentAttempts: 2 },
         });
+        client = await credentialFor(system.db, 'client');
       });
       after(async () => {
         await system?.stop();
@@ -98,7 +101,6 @@ void describe('crash between the order row and the workflow start', () => {
         TEMPORAL_TASK_QUEUE: system.taskQueue,
         API_HOST: '127.0.0.1',
         API_PORT: '0',
-        OPERATOR_TOKEN,
         PAYMENT_MAX_ATTEMPTS: '2',
         LOG_LEVEL: 'warn',
         RECONCILE_AFTER: '1s',
@@ -112,7 +114,11 @@ void describe('crash between the order row and the workflow start', () => {
         const post = (api: ApiProcess) =>
           fetch(`${api.url}/api/orders`, {
             method: 'POST',
-            headers: { 'content-type': 'application/json', 'idempotency-key': key },
+            headers: {
+              'content-type': 'application/json',
+              'idempotency-key': key,
+              ...client.headers,
+            },
             body: JSON.stringify(body),
             signal: AbortSignal.timeout(15_000),
           });

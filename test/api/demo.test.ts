@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { openDatabase, type Database } from '../../db';
 import type { SystemHealth } from '../../api/dashboard/system';
 import { freshSqliteUrl } from '../support/database';
-import { AUTH, errorOf, startApi, unreachableTemporal, type RunningApi } from './harness';
+import { errorOf, startApi, unreachableTemporal, type RunningApi } from './harness';
 
 void describe('demo tools', () => {
   let db: Database;
@@ -49,7 +49,7 @@ void describe('demo tools', () => {
       ['GET', '/api/load'],
       ['DELETE', '/api/load'],
     ] as const) {
-      const answer = await off.call(method, path, { headers: AUTH });
+      const answer = await off.call(method, path);
       assert.equal(answer.status, 404, `${method} ${path}: ${answer.text}`);
     }
     const system = (await off.call('GET', '/api/system')).body as SystemHealth;
@@ -71,10 +71,10 @@ void describe('demo tools', () => {
     });
     assert.equal(system.load?.running, false);
 
-    const flaky = await on.call('POST', '/api/scenarios/queue-reliability', { headers: AUTH });
+    const flaky = await on.call('POST', '/api/scenarios/queue-reliability');
     assert.equal(flaky.status, 409, flaky.text);
     assert.equal(errorOf(flaky).code, 'no_simulator');
-    const reset = await on.call('POST', '/api/scenarios/reset', { headers: AUTH });
+    const reset = await on.call('POST', '/api/scenarios/reset');
     assert.equal(reset.status, 200, reset.text);
     assert.equal((reset.body as { finance: unknown }).finance, null);
   });

@@ -1,5 +1,6 @@
 /**
- * The API in-process on a loopback port, spoken to over real HTTP as a client would.
+ * The API in-process on a loopback port, spoken to over real HTTP as a client would, with one
+ * credential per role made on its database (test/support/credentials.ts).
  */
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
@@ -7,15 +8,15 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import type { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { ROUTE_ACCESS, STAFF_ROLES, type Role } from '../../api/access';
 import { createApiApp, type ApiDeps } from '../../api/app';
 import { lazyTemporalClient } from '../../clients/temporal';
 import type { Database } from '../../db';
 import { loadConfig } from '../../domain/config';
 import { createLogger } from '../../observability/logger';
+import { credentialsForEveryRole, type TestCredential } from '../support/credentials';
 import { startTestSystem, type TestSystem } from '../support/system';
 
-export const OPERATOR_TOKEN = 'test-operator-token-0123456789';
-export const AUTH = { authorization: `Bearer ${OPERATOR_TOKEN}` };
 export const JSON_TYPE = { 'content-type': 'application/json' };
 
 export interface Answer {
@@ -32,11 +33,19 @@ export interface CallOptions {
   /** Sent as is: a string gets fetch's default `text/plain`, bytes get no content type. */
   raw?: string | Uint8Array;
   headers?: Record<string, string>;
+  /**
+   * Whose credential to present: a role, or `null` for none. Left out, and with no
+   * `authorization` or `cookie` in `headers`, the call presents the least role the route's entry
+   * in `ROUTE_ACCESS` admits (a client for placing orders), as that route's usual caller would.
+   */
+  as?: Role | null;
 }
 
 export interface RunningApi {
   url: string;
   deps: ApiDeps;
+  /** One credential per role, on this API's database; `client` placed the orders `call` placed. */
+  credentials: Record<Role, TestCredential>;
   /** Log lines the API wrote, parsed. */
   logs: Record<string, unknown>[];
   call(method: string, path: string, options?: CallOptions): Promise<Answer>;
@@ -59,7 +68,6 @@ export function unreachableTemporal(): Client {
 
 export async function startApi(options: ApiOptions): Promise<RunningApi> {
   const config = loadConfig({
-    OPERATOR_TOKEN,
     TEMPORAL_TASK_QUEUE: `orders-${randomUUID()}`,
     // Failed orders fail fast: two attempts, one second of backoff.
     PAYMENT_MAX_ATTEMPTS: '2',
@@ -79,7 +87,7 @@ export async function startApi(options: ApiOptions): Promise<RunningApi> {
   const deps: ApiDeps = {
     db: options.db,
     temporal: options.temporal,
-    config: { ...config, OPERATOR_TOKEN },
+    config,
     log: createLogger({ service: 'api', destination, level: 'debug' }),
     ...options.override,
   };
@@ -88,12 +96,24 @@ export async function startApi(options: ApiOptions): Promise<RunningApi> {
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
+  const credentials = await credentialsForEveryRole(options.db);
+
   async function call(method: string, path: string, call: CallOptions = {}): Promise<Answer> {
     const json = call.json !== undefined;
+    const presents = Object.keys(call.headers ?? {}).some((name) =>
+      ['authorization', 'cookie'].includes(name.toLowerCase()),
+    );
+    const role = call.as === undefined ? (presents ? null : usualRole(method, path)) : call.as;
     const response = await fetch(`${url}${path}`, {
       method,
-      headers: { ...(json ? JSON_TYPE : {}), ...call.headers },
+      headers: {
+        ...(json ? JSON_TYPE : {}),
+        ...(role ? credentials[role].headers : {}),
+        ...call.headers,
+      },
       body: json ? JSON.stringify(call.json) : (call.raw ?? null),
+      // A redirect is an answer to see, not to follow.
+      redirect: 'manual',
       signal: AbortSignal.timeout(30_000),
     });
     const text = await response.text();
@@ -109,6 +129,7 @@ export async function startApi(options: ApiOptions): Promise<RunningApi> {
   return {
     url,
     deps,
+    credentials,
     logs,
     call,
     close: () =>
@@ -117,6 +138,26 @@ export async function startApi(options: ApiOptions): Promise<RunningApi> {
         server.close(() => resolve());
       }),
   };
+}
+
+/** The route pattern of `path` as Express would match it, as a regular expression. */
+function patternOf(route: string): RegExp {
+  const escaped = route.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:\w+/g, '[^/]+');
+  return new RegExp(`^${escaped}/?$`, 'i');
+}
+
+/** The least role a route admits: a client where clients may, else the lowest staff role. */
+export function usualRole(method: string, path: string): Role | null {
+  const bare = path.split('?')[0] ?? path;
+  const verb = method.toUpperCase() === 'HEAD' ? 'GET' : method.toUpperCase();
+  const entry = ROUTE_ACCESS.find(
+    (route) => route.method === verb && patternOf(route.path).test(bare),
+  );
+  if (!entry || entry.access === 'public') return null;
+  if (entry.access === 'scrape') return 'viewer';
+  const access: readonly Role[] = entry.access;
+  if (access.includes('client') && (verb === 'POST' || access.length === 1)) return 'client';
+  return STAFF_ROLES.find((role) => access.includes(role)) ?? 'client';
 }
 
 /** A valid order body; override what the test is about. */

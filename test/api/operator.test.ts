@@ -13,7 +13,7 @@ import { newOrder } from '../support/orders';
 import type { TestSystem } from '../support/system';
 import { devServerForSuite } from '../support/temporal';
 import { waitFor } from '../support/wait';
-import { AUTH, errorOf, orderBody, startApi, startSystemWithApi, type RunningApi } from './harness';
+import { errorOf, orderBody, startApi, startSystemWithApi, type RunningApi } from './harness';
 
 void describe('operator actions', () => {
   const devServer = devServerForSuite();
@@ -53,7 +53,7 @@ void describe('operator actions', () => {
       const act = (
         action: 'cancel' | 'retry',
         id: string,
-        headers: Record<string, string> = AUTH,
+        headers: Record<string, string> = {},
         json?: unknown,
       ) =>
         api.call('POST', `/api/orders/${id}/${action}`, {
@@ -63,21 +63,28 @@ void describe('operator actions', () => {
       const charges = async (id: string) =>
         (await system.finance.charges(paymentIdempotencyKey(id))).charges;
 
-      void test('cancel and retry without a token are 401, with a wrong token 403', async () => {
+      void test('cancel and retry without a credential are 401, with a wrong one 401, as a viewer 403', async () => {
         const order = await place();
+        const none = (action: 'cancel' | 'retry', id: string) =>
+          api.call('POST', `/api/orders/${id}/${action}`, { as: null });
         for (const action of ['cancel', 'retry'] as const) {
-          const missing = await act(action, order.id, {});
+          const missing = await none(action, order.id);
           assert.equal(missing.status, 401);
           assert.equal(errorOf(missing).code, 'unauthorized');
           assert.match(missing.headers.get('www-authenticate') ?? '', /^Bearer/);
           const basic = await act(action, order.id, { authorization: 'Basic b3A6b3A=' });
           assert.equal(basic.status, 401);
           const wrong = await act(action, order.id, { authorization: 'Bearer not-the-token' });
-          assert.equal(wrong.status, 403);
-          assert.equal(errorOf(wrong).code, 'forbidden');
+          assert.equal(wrong.status, 401);
+          assert.equal(errorOf(wrong).code, 'unauthorized');
+          const viewer = await api.call('POST', `/api/orders/${order.id}/${action}`, {
+            as: 'viewer',
+          });
+          assert.equal(viewer.status, 403);
+          assert.equal(errorOf(viewer).code, 'forbidden');
         }
-        // Without a token, an unknown order is not revealed as unknown.
-        assert.equal((await act('cancel', randomUUID(), {})).status, 401);
+        // Without a credential, an unknown order is not revealed as unknown.
+        assert.equal((await none('cancel', randomUUID())).status, 401);
       });
 
       void test('cancel and retry of an unknown order are 404', async () => {
@@ -156,9 +163,14 @@ void describe('operator actions', () => {
         await statusBecomes(order.id, 'failed');
         await system.finance.setMode({ mode: 'normal' });
 
-        const cancel = await act('cancel', order.id, AUTH, {
-          reason: 'customer changed their mind',
-        });
+        const cancel = await act(
+          'cancel',
+          order.id,
+          {},
+          {
+            reason: 'customer changed their mind',
+          },
+        );
         assert.equal(cancel.status, 202, cancel.text);
         const cancelled = await statusBecomes(order.id, 'cancelled');
         assert.ok(!('error' in cancelled.temporal));
@@ -183,7 +195,7 @@ void describe('operator actions', () => {
           () => system.finance.pending(),
           (keys) => keys.includes(paymentIdempotencyKey(order.id)),
         );
-        const cancel = await act('cancel', order.id, AUTH, { reason: 'ordered twice' });
+        const cancel = await act('cancel', order.id, {}, { reason: 'ordered twice' });
         assert.equal(cancel.status, 202, cancel.text);
         assert.match((cancel.body as ActionAcceptedResponse).message, /refunded/);
         const cancelled = await statusBecomes(order.id, 'cancelled');
@@ -219,9 +231,7 @@ void describe('operator actions', () => {
           );
           assert.equal(closed.attempts, 1);
           await system.finance.reset();
-          const retry = await brief.call('POST', `/api/orders/${order.id}/retry`, {
-            headers: AUTH,
-          });
+          const retry = await brief.call('POST', `/api/orders/${order.id}/retry`, {});
           assert.equal(retry.status, 202, retry.text);
           assert.match((retry.body as ActionAcceptedResponse).message, /new run/);
           const processed = await statusBecomes(order.id, 'processed');
@@ -260,9 +270,7 @@ void describe('operator actions', () => {
           assert.equal(backingOff.status, 'processing');
           assert.ok(backingOff.attempts >= 1);
 
-          const cancel = await patient.call('POST', `/api/orders/${order.id}/cancel`, {
-            headers: AUTH,
-          });
+          const cancel = await patient.call('POST', `/api/orders/${order.id}/cancel`, {});
           assert.equal(cancel.status, 202, cancel.text);
           await system.finance.setMode({ mode: 'normal' });
           await statusBecomes(order.id, 'cancelled');

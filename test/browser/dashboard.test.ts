@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import type { OrderResponse } from '../../api/schemas';
-import { AUTH, startApi, unreachableTemporal } from '../api/harness';
+import { startApi, unreachableTemporal } from '../api/harness';
 import { waitFor } from '../support/wait';
 import {
   DESKTOP,
@@ -230,7 +230,7 @@ void describe('operations dashboard in Chromium', () => {
 
   void test('keyboard focus reaches every control', async () => {
     // A failed order opened beside the list, so cancel and retry are live controls too.
-    const broken = await d.api.call('POST', '/api/scenarios/broken-order', { headers: AUTH });
+    const broken = await d.api.call('POST', '/api/scenarios/broken-order');
     const id = (broken.body as { order: OrderResponse }).order.id;
     await untilStatus(id, 'failed', FAIL_TIMEOUT_MS);
     await openDetail(id);

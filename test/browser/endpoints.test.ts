@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { LoadStatus } from '../../api/demo/load';
 import type { OrderResponse } from '../../api/schemas';
-import { AUTH, OPERATOR_TOKEN, errorOf, startApi, type RunningApi } from '../api/harness';
+import { OPERATOR_TOKEN, errorOf, startApi, type RunningApi } from '../api/harness';
 import { freshSqliteUrl } from '../support/database';
 import { startTestSystem, type TestSystem } from '../support/system';
 import { createDevServerEnv } from '../support/temporal';
@@ -82,16 +82,15 @@ void describe('dashboard endpoints', () => {
       (await api.call('DELETE', '/api/load', { headers: { cookie, ...DASHBOARD } })).status,
       200,
     );
-    assert.equal((await api.call('DELETE', '/api/load', { headers: AUTH })).status, 200);
+    assert.equal((await api.call('DELETE', '/api/load')).status, 200);
   });
 
   void test('scenarios are operator-only and named; a load above the ceiling is refused', async () => {
     assert.equal((await api.call('POST', '/api/scenarios/reset')).status, 401);
-    const unknown = await api.call('POST', '/api/scenarios/drop-tables', { headers: AUTH });
+    const unknown = await api.call('POST', '/api/scenarios/drop-tables');
     assert.equal(unknown.status, 404);
     assert.equal(errorOf(unknown).code, 'scenario_not_found');
     const tooFast = await api.call('POST', '/api/scenarios/monitoring-load', {
-      headers: AUTH,
       json: { ratePerSecond: 50 },
     });
     assert.equal(tooFast.status, 400);
@@ -100,7 +99,7 @@ void describe('dashboard endpoints', () => {
   });
 
   void test('"Add broken order" places an order through the API that fails for good', async () => {
-    const answer = await api.call('POST', '/api/scenarios/broken-order', { headers: AUTH });
+    const answer = await api.call('POST', '/api/scenarios/broken-order');
     assert.equal(answer.status, 200, answer.text);
     const { order } = answer.body as { order: OrderResponse };
     assert.equal(order.datePlaced, '3000-01-01T00:00:00.000Z');
@@ -115,7 +114,6 @@ void describe('dashboard endpoints', () => {
     await system.finance.setMode({ mode: 'flaky' });
     const start = () =>
       api.call('POST', '/api/scenarios/monitoring-load', {
-        headers: AUTH,
         json: { ratePerSecond: 4, durationSeconds: 30 },
       });
     assert.equal((await start()).status, 200);
@@ -140,7 +138,7 @@ void describe('dashboard endpoints', () => {
     assert.ok(arrived <= allowed, `${arrived} orders in 2 s; at most ${allowed} expected`);
 
     for (let round = 0; round < 2; round++) {
-      const reset = await api.call('POST', '/api/scenarios/reset', { headers: AUTH });
+      const reset = await api.call('POST', '/api/scenarios/reset');
       assert.equal(reset.status, 200, reset.text);
     }
     assert.equal((await loadStatus()).running, false);
