@@ -28,9 +28,13 @@ function faultHooks(env: NodeJS.ProcessEnv): ApiHooks {
 }
 
 /** Prints, once, how to sign in as the admin a database without one just got. */
-async function firstAdmin(db: Database, url: string): Promise<void> {
-  const created = await ensureFirstAdmin(db.credentials);
+async function firstAdmin(db: Database, url: string, password?: string): Promise<void> {
+  const created = await ensureFirstAdmin(db.credentials, password);
   if (!created) return;
+  if (!created.generated) {
+    console.log(`First admin "${created.username}" created with ADMIN_PASSWORD`);
+    return;
+  }
   console.log(
     `First admin created: sign in at ${url} as "${created.username}" with password ` +
       `${created.password} (shown once; \`npm run users -- help\` adds users and API keys)`,
@@ -57,7 +61,7 @@ export async function runApi(config: Config, tracing: Tracing): Promise<void> {
   });
   const url = urlOf(server);
   console.log(`API listening on ${url}`);
-  await firstAdmin(db, url);
+  await firstAdmin(db, url, config.ADMIN_PASSWORD);
   log.info('api started', { url, database: db.dialect, temporal: config.TEMPORAL_ADDRESS });
   const reconciler = startReconciler(deps);
 

@@ -350,17 +350,18 @@ export class CredentialRepository {
 export const FIRST_ADMIN = 'admin';
 
 /**
- * Zero set-up: a database without an admin gets one with a random password, returned to be shown
- * once; null when there is an admin already. Several processes starting at once race on the
- * unique username: one creates it, the others find it.
+ * Zero set-up: a database without an admin gets one, with `password` or a random one returned to
+ * be shown once; null when there is an admin already. Several processes starting at once race on
+ * the unique username: one creates it, the others find it.
  */
 export async function ensureFirstAdmin(
   credentials: CredentialRepository,
-): Promise<{ username: string; password: string } | null> {
+  password?: string,
+): Promise<{ username: string; password: string; generated: boolean } | null> {
   if (await credentials.hasAdmin()) return null;
   try {
-    const { password } = await credentials.addUser(FIRST_ADMIN, 'admin');
-    return { username: FIRST_ADMIN, password };
+    const added = await credentials.addUser(FIRST_ADMIN, 'admin', password);
+    return { username: FIRST_ADMIN, password: added.password, generated: password === undefined };
   } catch (error) {
     if (error instanceof CredentialError && (await credentials.hasAdmin())) return null;
     throw error;

@@ -118,6 +118,11 @@ export const configSchema = z.object({
       if (text === 'true') return true;
       return /^\d+$/.test(text) ? Number(text) : text;
     }),
+  /**
+   * The first admin's password, used only while the database has no admin (deployments set it;
+   * unset, a random one is generated and printed once).
+   */
+  ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
   /** Bearer token Prometheus scrapes `/metrics` with; unset: only a viewer (or above) key may. */
   METRICS_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
   /** How long a dashboard sign-in lasts. */

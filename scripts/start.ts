@@ -14,6 +14,8 @@ import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { ensureSearchAttributes } from '../clients/temporal';
+import { openDatabase } from '../db';
+import { ensureFirstAdmin } from '../db/credentials';
 import { temporalConnectionOptions } from '../clients/temporal-connection';
 import { ConfigError, loadConfig, type Config } from '../domain/config';
 import { freeLoopbackPort } from '../worker/metricsServer';
@@ -197,12 +199,34 @@ async function workerPolling(client: Client, taskQueue: string): Promise<boolean
   return (pollers?.length ?? 0) > 0;
 }
 
+/**
+ * How to sign in: a database without an admin gets one here, before the API starts, so the
+ * password is printed on this terminal once (the API's own output goes to its log file).
+ */
+async function signInLine(config: Config): Promise<string> {
+  const db = await openDatabase(config.DATABASE_URL);
+  try {
+    const created = await ensureFirstAdmin(db.credentials, config.ADMIN_PASSWORD);
+    if (!created) return 'as a user you added (`npm run users -- list`)';
+    return created.generated
+      ? `as "${created.username}", password ${created.password}   (shown once: keep it)`
+      : `as "${created.username}" with ADMIN_PASSWORD`;
+  } finally {
+    await db.close();
+  }
+}
+
 async function main(): Promise<void> {
-  const token = process.env.OPERATOR_TOKEN || randomBytes(24).toString('base64url');
-  // The demo tools are what `npm start` is for; a deployment leaves them off (api/demo).
-  const env = { DEMO_SCENARIOS: 'on', ...process.env, OPERATOR_TOKEN: token };
+  // The demo tools are what `npm start` is for; a deployment leaves them off (api/demo). The
+  // scrape token is made here so the monitoring stack can scrape the API it starts.
+  const env = {
+    DEMO_SCENARIOS: 'on',
+    ...process.env,
+    METRICS_TOKEN: process.env.METRICS_TOKEN || randomBytes(24).toString('base64url'),
+  };
   const config = loadConfig(env);
   mkdirSync(LOGS, { recursive: true });
+  const signIn = await signInLine(config);
 
   if (MONITORING) {
     for (const [what, port] of Object.entries(MONITORING_PORTS)) {
@@ -242,6 +266,7 @@ async function main(): Promise<void> {
         worker: `${local(config.WORKER_METRICS_HOST)}:${config.WORKER_METRICS_PORT}`,
         temporal: `127.0.0.1:${temporalMetricsPort}`,
       },
+      apiMetricsToken: env.METRICS_TOKEN,
       ports: MONITORING_PORTS,
     });
     for (const part of Object.values(monitoring.parts)) supervise(part);
@@ -257,12 +282,14 @@ async function main(): Promise<void> {
     Dashboard & API    ${api}            (API reference: docs/api.md)
     Temporal Web UI    ${config.TEMPORAL_UI_URL}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows
     Finance simulator  ${config.FINANCE_URL}      (PUT /mode to make it flaky, down or slow)
-    Operator token     ${token}
+    Sign in            ${signIn}
     Database           ${config.DATABASE_URL}
     Logs               ${LOGS}/{${clusterMode ? '' : 'temporal,'}finance,worker,api}.log${monitoringLines}${clusterLines()}
 
-  Place an order:
+  Place an order with an API key of your own (shown once):
+    npm run users -- add-key my-shop
     curl -X POST ${api}/api/orders -H 'content-type: application/json' \\
+      -H 'authorization: Bearer <the key>' \\
       -d '{"customerId":"cust-1","product":"Widget","quantity":2,"unitPrice":"12.50","currency":"GBP"}'
 
   Ctrl-C stops everything.

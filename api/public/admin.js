@@ -1,25 +1,23 @@
 // @ts-check
 /* global document, fetch */
 /**
- * The admin page: feature toggles and who changed them. Reading and flipping both need the
- * operator session (the same HttpOnly cookie the dashboard's sign-in sets); without it the page
- * only asks to sign in.
+ * The admin page: feature toggles and who changed them. Reading and flipping both need an admin's
+ * session (the same sign-in as the dashboard's); anyone else is told so and sees no toggle.
  */
-import { byId, byIdAs, formatDateTime, h } from './dom.js';
+import { byId, formatDateTime, h } from './dom.js';
 import { api, ApiError } from './http.js';
+import { atLeast, Session, sessionEnded } from './session.js';
 
 /**
  * @typedef {import('../schemas').FeatureListResponse} FeatureList
  * @typedef {import('../schemas').FeatureToggleResponse} FeatureToggle
+ * @typedef {import('./session.js').User} User
  */
 
 const FEATURES_PATH = '/api/admin/features';
 /** Bounds the flip like every other call (see http.js). */
 const TIMEOUT_MS = 8000;
 
-const signIn = byIdAs('sign-in', HTMLFormElement);
-const token = byIdAs('operator-token', HTMLInputElement);
-const operatorName = byIdAs('operator-name', HTMLInputElement);
 const message = byId('admin-message');
 
 /** @param {HTMLElement} element @param {string} text @param {boolean} [failed] */
@@ -34,25 +32,29 @@ const messageOf = (error) => (error instanceof Error ? error.message : String(er
 /** @param {boolean} enabled */
 const stateLabel = (enabled) => (enabled ? 'On' : 'Off');
 
-/** @param {boolean} signedIn */
-function applySession(signedIn) {
-  signIn.hidden = signedIn;
-  byId('signed-in').hidden = !signedIn;
-  byId('admin-sign-in-hint').hidden = signedIn;
-  operatorName.disabled = !signedIn;
-  if (!signedIn) {
+/** @param {User | null} user */
+function applySession(user) {
+  const admin = atLeast(user, 'admin');
+  byId('admin-sign-in-hint').hidden = admin;
+  if (!admin) {
     byId('features').replaceChildren();
     byId('changes').replaceChildren();
     byId('changes-empty').hidden = true;
+    say(
+      message,
+      user ? `Signed in as ${user.username} (${user.role}): toggles need an admin.` : '',
+    );
+    return;
   }
+  say(message, '');
+  void load().catch(fail);
 }
 
 /**
- * PUT with the optional `X-Operator` header, which http.js's `api` does not send.
+ * PUT that reports the API's details in its message, which http.js's `api` does not.
  * @param {string} name @param {boolean} enabled @returns {Promise<FeatureToggle>}
  */
 async function setFeature(name, enabled) {
-  const who = operatorName.value.trim();
   /** @type {Response} */
   let response;
   try {
@@ -62,7 +64,6 @@ async function setFeature(name, enabled) {
         accept: 'application/json',
         'content-type': 'application/json',
         'x-operator-session': '1',
-        ...(who ? { 'x-operator': who } : {}),
       },
       body: JSON.stringify({ enabled }),
       credentials: 'same-origin',
@@ -154,10 +155,8 @@ async function load() {
 
 /** Shows what went wrong; a lost session goes back to the sign-in form. @param {unknown} error */
 function fail(error) {
-  if (error instanceof ApiError && (error.status === 401 || error.status === 403)) {
-    applySession(false);
-    say(message, 'Your operator session has ended: sign in again.', true);
-    token.focus();
+  if (sessionEnded(error)) {
+    session.ended();
     return;
   }
   say(message, messageOf(error), true);
@@ -179,40 +178,5 @@ async function flip(name, enabled, button) {
   }
 }
 
-async function startSession() {
-  const sessionMessage = byId('session-message');
-  try {
-    await api('/api/session', { method: 'POST', body: { token: token.value } });
-    token.value = '';
-    say(sessionMessage, '');
-    say(message, '');
-    applySession(true);
-    await load().catch(fail);
-  } catch (error) {
-    say(sessionMessage, messageOf(error), true);
-    token.focus();
-  }
-}
-
-async function endSession() {
-  await api('/api/session', { method: 'DELETE' }).catch(() => undefined);
-  applySession(false);
-  say(message, '');
-  token.focus();
-}
-
-signIn.addEventListener('submit', (event) => {
-  event.preventDefault();
-  void startSession();
-});
-byId('sign-out').addEventListener('click', () => void endSession());
-
-try {
-  /** @type {{ operator: boolean }} */
-  const session = await api('/api/session');
-  applySession(session.operator);
-  if (session.operator) await load();
-} catch (error) {
-  applySession(false);
-  fail(error);
-}
+const session = new Session(applySession);
+await session.load();

@@ -10,6 +10,7 @@ import { byId, formatTime } from './dom.js';
 import { api, ApiError } from './http.js';
 import { Operator } from './operator.js';
 import { OrderList } from './orders.js';
+import { Session, sessionEnded } from './session.js';
 import { renderChart, renderSystem, renderTiles } from './overview.js';
 
 /**
@@ -29,9 +30,18 @@ let timer;
 const orders = new OrderList();
 const operator = new Operator(() => void refresh());
 const detail = new DetailPanel(
-  () => operator.signedIn,
+  () => operator.canOperate,
   () => void refresh(),
 );
+// Nothing to read without a session: the page shows the sign-in form and stops polling.
+const session = new Session((user) => {
+  operator.apply(user);
+  byId('main').hidden = user === null;
+  byId('signed-out').hidden = user !== null;
+  byId('admin-link').hidden = user?.role !== 'admin';
+  if (user) void refresh();
+  else clearTimeout(timer);
+});
 orders.onChange = () => void refresh();
 
 /** @param {unknown} error */
@@ -85,8 +95,7 @@ async function loadSystem() {
   system = health;
   renderSystem(health);
   operator.showLoad(health.load);
-  // The scenarios are demo tools (DEMO_SCENARIOS): without them their panel would only fail.
-  byId('scenarios-panel').hidden = !health.demo;
+  operator.showPanels(health.demo);
 }
 
 async function route() {
@@ -97,17 +106,21 @@ async function route() {
 /** One round of reads; the next is scheduled only when this one is done, so they never pile up. */
 async function refresh() {
   clearTimeout(timer);
+  if (!session.user) return;
   const results = await Promise.allSettled([
     loadSystem(),
     loadStats(),
     orders.refresh(),
     detail.refresh(),
   ]);
+  if (results.some((result) => result.status === 'rejected' && sessionEnded(result.reason))) {
+    session.ended();
+    return;
+  }
   showBanner(problems(results));
   timer = setTimeout(() => void refresh(), REFRESH_MS);
 }
 
 window.addEventListener('hashchange', () => void route());
-await operator.load().catch(() => operator.apply(false));
-await route();
-await refresh();
+await session.load();
+if (session.user) await route();

@@ -137,7 +137,7 @@ export function applicable(order, operator) {
   const cancel = operator && !!facts && actionable && CANCELLABLE.includes(status);
   const retry = operator && !!facts && actionable && status === 'failed';
   const why = !operator
-    ? 'Sign in as operator to cancel or retry.'
+    ? ''
     : !facts
       ? 'Temporal cannot be asked right now.'
       : open && facts.pendingAction
@@ -223,6 +223,8 @@ export class DetailPanel {
 
   /** @param {{ cancel: boolean, retry: boolean, why: string }} rules */
   setActions({ cancel, retry, why }) {
+    // A viewer reads; the buttons are not theirs to see.
+    byId('detail-actions').hidden = !this.isOperator();
     this.cancelButton.disabled = !cancel;
     this.reason.disabled = !cancel;
     this.retryButton.disabled = !retry;

@@ -1,16 +1,18 @@
 // @ts-check
 /* global document */
 /**
- * The operator's side: signing in (the token goes to an HttpOnly cookie once; the page never keeps
- * it), the scenario dropdown, and placing an order by hand. Without a session it is all disabled.
+ * The operator's side: the scenario dropdown, and placing an order by hand. Only an operator (or
+ * an admin) sees them; a viewer's page has no action on it.
  */
 import { api } from './http.js';
 import { byId, byIdAs, shortId } from './dom.js';
 import { detailHref } from './orders.js';
+import { atLeast } from './session.js';
 
 /**
  * @typedef {import('./types.js').Order} Order
  * @typedef {import('./types.js').LoadStatus} LoadStatus
+ * @typedef {import('./session.js').User} User
  */
 
 const SCENARIO_HELP = {
@@ -38,18 +40,12 @@ export class Operator {
   /** @param {() => void} changed called after anything that changes what the page shows */
   constructor(changed) {
     this.changed = changed;
-    this.signedIn = false;
-    this.signIn = byIdAs('sign-in', HTMLFormElement);
-    this.token = byIdAs('operator-token', HTMLInputElement);
+    this.canOperate = false;
+    this.demo = false;
     this.scenarioForm = byIdAs('scenario-form', HTMLFormElement);
     this.scenario = byIdAs('scenario', HTMLSelectElement);
     this.stopLoad = byIdAs('stop-load', HTMLButtonElement);
     this.placeForm = byIdAs('place-form', HTMLFormElement);
-    this.signIn.addEventListener('submit', (event) => {
-      event.preventDefault();
-      void this.startSession();
-    });
-    byId('sign-out').addEventListener('click', () => void this.endSession());
     this.scenario.addEventListener('change', () => this.showScenarioHelp());
     this.scenarioForm.addEventListener('submit', (event) => {
       event.preventDefault();
@@ -63,46 +59,17 @@ export class Operator {
     this.showScenarioHelp();
   }
 
-  /** Asks the API whether the cookie is there: the page cannot read an HttpOnly cookie. */
-  async load() {
-    /** @type {{ operator: boolean }} */
-    const session = await api('/api/session');
-    this.apply(session.operator);
+  /** @param {User | null} user */
+  apply(user) {
+    this.canOperate = atLeast(user, 'operator');
+    byId('place-panel').hidden = !this.canOperate;
+    this.showPanels();
   }
 
-  /** @param {boolean} signedIn */
-  apply(signedIn) {
-    this.signedIn = signedIn;
-    this.signIn.hidden = signedIn;
-    byId('signed-in').hidden = !signedIn;
-    for (const form of [this.scenarioForm, this.placeForm]) {
-      for (const control of form.elements) {
-        if ('disabled' in control) control.disabled = !signedIn;
-      }
-    }
-    for (const hint of document.querySelectorAll('.operator-only-hint')) {
-      if (hint instanceof HTMLElement) hint.hidden = signedIn;
-    }
-    this.changed();
-  }
-
-  async startSession() {
-    const message = byId('session-message');
-    try {
-      await api('/api/session', { method: 'POST', body: { token: this.token.value } });
-      this.token.value = '';
-      say(message, '');
-      this.apply(true);
-    } catch (error) {
-      say(message, messageOf(error), true);
-      this.token.focus();
-    }
-  }
-
-  async endSession() {
-    await api('/api/session', { method: 'DELETE' }).catch(() => undefined);
-    this.apply(false);
-    this.token.focus();
+  /** The scenarios are demo tools (DEMO_SCENARIOS): without them their panel would only fail. */
+  showPanels(demo = this.demo) {
+    this.demo = demo;
+    byId('scenarios-panel').hidden = !demo || !this.canOperate;
   }
 
   showScenarioHelp() {
@@ -195,6 +162,6 @@ export class Operator {
    * @param {LoadStatus | null} load
    */
   showLoad(load) {
-    this.stopLoad.disabled = !this.signedIn || !load?.running;
+    this.stopLoad.disabled = !this.canOperate || !load?.running;
   }
 }

@@ -201,7 +201,9 @@ async function ourThroughput(
 ): Promise<Omit<Throughput, 'cpuSeconds'>> {
   const { orders, concurrency } = settings;
   const started = Date.now();
-  const answers = await closedLoop(orders, concurrency, () => postOrder(stack.apiUrl, orderBody()));
+  const answers = await closedLoop(orders, concurrency, () =>
+    postOrder(stack.apiUrl, stack.clientToken, orderBody()),
+  );
   const ids = answers.flatMap((answer) => (answer.orderId ? [answer.orderId] : []));
   const rows = await waitForFinalOrders(db, ids, Math.max(180_000, orders * 200));
   const processed = rows.flatMap((row) =>
@@ -244,10 +246,10 @@ async function residentMemoryMb(metricsUrl: string): Promise<number> {
   return Number(match[1]) / 1024 / 1024;
 }
 
-async function getLatency(url: string, requests: number): Promise<Latency> {
+async function getLatency(url: string, token: string, requests: number): Promise<Latency> {
   const answers = await closedLoop(requests, 1, async () => {
     const started = performance.now();
-    const response = await fetch(url);
+    const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
     await response.arrayBuffer();
     return { ok: response.ok, ms: performance.now() - started };
   });
@@ -273,7 +275,9 @@ async function postLatency(
   rate: number,
   seconds: number,
 ): Promise<PostRate> {
-  const answers = await openLoop(rate, seconds * 1000, () => postOrder(stack.apiUrl, orderBody()));
+  const answers = await openLoop(rate, seconds * 1000, () =>
+    postOrder(stack.apiUrl, stack.clientToken, orderBody()),
+  );
   const posted = Date.now();
   const ids = answers.flatMap((answer) => (answer.orderId ? [answer.orderId] : []));
   // The next rate starts on an idle system: wait for this one's orders to finish.
@@ -292,7 +296,9 @@ async function postLatency(
 
 /** Runs one small batch through both paths: bundles, JIT, connection pools, caches. */
 async function warmUp(stack: System<string>, db: Database, baselineQueue: string): Promise<void> {
-  const answers = await closedLoop(20, 5, () => postOrder(stack.apiUrl, orderBody()));
+  const answers = await closedLoop(20, 5, () =>
+    postOrder(stack.apiUrl, stack.clientToken, orderBody()),
+  );
   const ids = answers.flatMap((answer) => (answer.orderId ? [answer.orderId] : []));
   if (ids.length !== 20)
     throw new Error(`warm-up: the API refused orders: ${JSON.stringify(answers[0])}`);
@@ -489,9 +495,14 @@ async function main(): Promise<void> {
       say('GET latency');
       const getOrders = await getLatency(
         `${stack.apiUrl}/api/orders?limit=50`,
+        stack.viewerToken,
         settings.getRequests,
       );
-      const getStats = await getLatency(`${stack.apiUrl}/api/stats`, settings.getRequests);
+      const getStats = await getLatency(
+        `${stack.apiUrl}/api/stats`,
+        stack.viewerToken,
+        settings.getRequests,
+      );
       const posts: PostRate[] = [];
       for (const rate of settings.rates) {
         say(`POST at ${rate}/s for ${settings.rateSeconds} s`);

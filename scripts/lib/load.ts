@@ -27,9 +27,10 @@ export interface PostAnswer {
   ms: number;
 }
 
-/** One POST /api/orders. Never throws: a failure is an answer with status 0. */
+/** One POST /api/orders as the client `token` is for. Never throws: a failure has status 0. */
 export async function postOrder(
   apiUrl: string,
+  token: string,
   body: Record<string, unknown>,
   idempotencyKey?: string,
 ): Promise<PostAnswer> {
@@ -39,6 +40,7 @@ export async function postOrder(
       method: 'POST',
       headers: {
         'content-type': 'application/json',
+        authorization: `Bearer ${token}`,
         ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}),
       },
       body: JSON.stringify(body),
@@ -80,6 +82,7 @@ export interface PlacedOrder {
  */
 export async function placeOrderReliably(
   apiUrl: string,
+  token: string,
   giveUpAfterMs: number,
   body: Record<string, unknown> = orderBody(),
 ): Promise<PlacedOrder> {
@@ -87,7 +90,7 @@ export async function placeOrderReliably(
   const answers: PostAnswer[] = [];
   const deadline = Date.now() + giveUpAfterMs;
   for (;;) {
-    const answer = await postOrder(apiUrl, body, key);
+    const answer = await postOrder(apiUrl, token, body, key);
     answers.push(answer);
     const retryable = answer.status === 0 || answer.status === 429 || answer.status >= 500;
     if (!retryable || Date.now() > deadline) return { orderId: answer.orderId, answers };

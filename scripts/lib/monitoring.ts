@@ -109,7 +109,14 @@ interface ScrapeConfig {
  */
 export function prometheusConfig(
   text: string,
-  options: { targets: ScrapeTargets; rulesFile: string; alertmanager: string; interval?: string },
+  options: {
+    targets: ScrapeTargets;
+    rulesFile: string;
+    alertmanager: string;
+    interval?: string;
+    /** The bearer token file of each job that prometheus.yml scrapes with one (the API's). */
+    credentialFiles?: Record<string, string>;
+  },
 ): string {
   const config = parse(text) as {
     global?: Record<string, unknown>;
@@ -137,6 +144,15 @@ export function prometheusConfig(
       if (!key.endsWith('_sd_configs') && key !== 'static_configs') local[key] = value;
     }
     if (options.interval && local.scrape_interval) local.scrape_interval = options.interval;
+    if (job.authorization) {
+      const file = options.credentialFiles?.[job.job_name];
+      if (!file) {
+        throw new Error(
+          `prometheus.yml scrapes job "${job.job_name}" with a credential; give its file`,
+        );
+      }
+      local.authorization = { ...(job.authorization), credentials_file: file };
+    }
     local.static_configs = [{ targets: [target] }];
     jobs.push(local);
   }
@@ -183,6 +199,8 @@ export interface MonitoringOptions {
   dir: string;
   /** `host:port` per scrape job: `api`, `worker`, `temporal` (null: not scraped). */
   targets: { api: string; worker: string; temporal: string | null };
+  /** The API's METRICS_TOKEN, which Prometheus scrapes its `/metrics` with. */
+  apiMetricsToken: string;
   /** Scrape and evaluation interval; default: prometheus.yml's. */
   interval?: string;
   /** Divides the rules' windows and `for:` and Alertmanager's waits (a test's compressed time). */
@@ -242,7 +260,9 @@ export async function startMonitoring(options: MonitoringOptions): Promise<Monit
     alerts: join(dir, 'alerts.yml'),
     alertmanager: join(dir, 'alertmanager.yml'),
     notifications: join(dir, 'alerts.jsonl'),
+    apiMetricsToken: join(dir, 'api-metrics-token'),
   };
+  writeFileSync(files.apiMetricsToken, options.apiMetricsToken, { mode: 0o600 });
   writeFileSync(
     files.alerts,
     alertRules(readFileSync(PROJECT_FILES.alerts, 'utf8'), divisor, options.minFor),
@@ -258,6 +278,7 @@ export async function startMonitoring(options: MonitoringOptions): Promise<Monit
       rulesFile: files.alerts,
       alertmanager: `127.0.0.1:${ports.alertmanager}`,
       interval: options.interval,
+      credentialFiles: { api: files.apiMetricsToken },
     }),
   );
   writeFileSync(

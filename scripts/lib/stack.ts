@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { ensureSearchAttributes } from '../../clients/temporal';
 import { temporalConnectionOptions } from '../../clients/temporal-connection';
+import { openDatabase } from '../../db';
 import { loadConfig } from '../../domain/config';
 import { freeLoopbackPort } from '../../worker/metricsServer';
 import { httpOk, Service, tsxArgs, until } from './processes';
@@ -45,7 +46,12 @@ export interface RunningSystem<P extends string> {
   temporalMetricsTarget: string | null;
   temporalAddress: string;
   taskQueue: string;
+  /** API keys made on the system's database before its APIs start (bearer tokens). */
+  clientToken: string;
+  viewerToken: string;
   operatorToken: string;
+  /** The scrape token the APIs' `/metrics` take (METRICS_TOKEN). */
+  metricsToken: string;
   /** A client of Temporal; it reconnects by itself after a server restart. */
   client: Client;
   /** Starts a stopped part again and waits until it answers. */
@@ -83,7 +89,28 @@ const START_ORDER: PartName[] = ['temporal', 'finance', 'worker', 'api'];
 interface SystemIds {
   finance: number;
   taskQueue: string;
-  operatorToken: string;
+  metricsToken: string;
+}
+
+type SystemKeys = Pick<RunningSystem<string>, 'clientToken' | 'viewerToken' | 'operatorToken'>;
+
+/**
+ * The keys the load client, the checks and the operators use, made on the system's database
+ * (which this migrates first) the way `npm run users -- add-key` makes them.
+ */
+async function systemKeys(databaseUrl: string): Promise<SystemKeys> {
+  const db = await openDatabase(databaseUrl);
+  try {
+    const key = async (name: string, role: 'client' | 'viewer' | 'operator') =>
+      (await db.credentials.addKey(name, role)).secret;
+    return {
+      clientToken: await key('load', 'client'),
+      viewerToken: await key('checks', 'viewer'),
+      operatorToken: await key('operators', 'operator'),
+    };
+  } finally {
+    await db.close();
+  }
 }
 
 /** The environment every Node service of one system shares. */
@@ -95,7 +122,7 @@ function sharedEnv(options: StackOptions, temporalEnv: Record<string, string>, p
     TEMPORAL_TASK_QUEUE: ports.taskQueue,
     FINANCE_URL: `http://127.0.0.1:${ports.finance}`,
     FINANCE_PORT: String(ports.finance),
-    OPERATOR_TOKEN: ports.operatorToken,
+    METRICS_TOKEN: ports.metricsToken,
     // One load client posts everything from one address.
     ORDER_RATE_LIMIT_PER_MINUTE: '1000000',
     ...options.env,
@@ -106,7 +133,7 @@ async function newPorts(): Promise<SystemIds> {
   return {
     finance: await freeLoopbackPort(),
     taskQueue: `orders-${randomBytes(4).toString('hex')}`,
-    operatorToken: randomBytes(24).toString('base64url'),
+    metricsToken: randomBytes(24).toString('base64url'),
   };
 }
 
@@ -155,6 +182,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   mkdirSync(dir, { recursive: true });
   const grpc = await freeLoopbackPort();
   const ports = await newPorts();
+  const keys = await systemKeys(options.databaseUrl);
   const api = await freeLoopbackPort();
   const workerMetrics = await freeLoopbackPort();
   const temporalMetrics = options.temporalMetrics ? await freeLoopbackPort() : undefined;
@@ -223,7 +251,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     temporalMetricsTarget: temporalMetrics === undefined ? null : `127.0.0.1:${temporalMetrics}`,
     temporalAddress,
     taskQueue: ports.taskQueue,
-    operatorToken: ports.operatorToken,
+    ...keys,
+    metricsToken: ports.metricsToken,
     client,
     ...running,
   };
@@ -238,6 +267,7 @@ export async function startScaledStack(options: ScaledStackOptions): Promise<Sca
   const { dir } = options;
   mkdirSync(dir, { recursive: true });
   const ports = await newPorts();
+  const keys = await systemKeys(options.databaseUrl);
   const env = sharedEnv(options, options.temporalEnv, ports);
   const config = loadConfig(env);
   const nodeArgs = options.nodeArgs ?? [];
@@ -296,7 +326,8 @@ export async function startScaledStack(options: ScaledStackOptions): Promise<Sca
     temporalMetricsTarget: null,
     temporalAddress: config.TEMPORAL_ADDRESS,
     taskQueue: ports.taskQueue,
-    operatorToken: ports.operatorToken,
+    ...keys,
+    metricsToken: ports.metricsToken,
     client,
     ...running,
   };

@@ -9,13 +9,15 @@ import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import type { OrderResponse } from '../../api/schemas';
 import { startApi, unreachableTemporal } from '../api/harness';
+import { SESSION_COOKIE } from '../../api/auth';
 import { waitFor } from '../support/wait';
 import {
   DESKTOP,
   DOCS_SCREENSHOT,
-  OPERATOR_TOKEN,
   PHONE,
   screenshot,
+  signIn,
+  signOut,
   startDashboardSystem,
   type DashboardSystem,
   type WatchedContext,
@@ -42,7 +44,7 @@ void describe('operations dashboard in Chromium', () => {
     operator = await d.newContext(DESKTOP);
     page = operator.page;
     await page.goto(d.api.url);
-    await page.locator('#tiles .tile').first().waitFor();
+    await page.locator('#sign-in').waitFor();
   });
   after(async () => {
     await d?.stop();
@@ -80,32 +82,46 @@ void describe('operations dashboard in Chromium', () => {
     await page.locator('#detail-heading', { hasText: id.slice(0, 8) }).waitFor();
   }
 
-  void test('without the operator token the page shows the numbers and is read-only', async () => {
+  void test('signed out, the page asks to sign in and shows no order data', async () => {
+    assert.equal(await page.isVisible('#signed-out'), true);
+    assert.equal(await page.isVisible('#main'), false);
+    assert.equal(await page.locator('#tiles .tile').count(), 0);
+    assert.equal(await page.locator('#orders tr').count(), 0);
+    await screenshot(page, '00-signed-out');
+  });
+
+  void test('a viewer sees the numbers, the user and role, and no action at all', async () => {
+    await signIn(page, d.api.credentials.viewer);
+    assert.equal(await page.locator('#role').innerText(), 'Viewer');
+    await page.locator('#tiles .tile').first().waitFor();
     // One tile per status from /api/stats, plus Temporal's running workflows.
     assert.ok((await page.locator('#tiles .tile').count()) >= 6);
     await page.locator('#tiles [data-status="running"]').waitFor();
     await page.locator('#chart canvas').first().waitFor();
     await page.locator('#queues tr[data-queue="payments"]').waitFor();
-    for (const control of ['#run-scenario', '#place-submit', '#scenario']) {
-      assert.equal(await page.isDisabled(control), true, `${control} is disabled`);
+    for (const control of ['#run-scenario', '#place-submit', '#scenario', '#admin-link']) {
+      assert.equal(await page.isVisible(control), false, `${control} is not shown`);
     }
-    assert.equal(await page.isVisible('#sign-in'), true);
     await screenshot(page, '01-read-only');
+    await signOut(page);
   });
 
-  void test('the token is asked once, then kept in an HttpOnly SameSite=Strict cookie', async () => {
-    await page.fill('#operator-token', OPERATOR_TOKEN);
-    await page.click('#sign-in button[type="submit"]');
-    await page.locator('#signed-in').waitFor();
-    const cookie = (await operator.context.cookies()).find((c) => c.name === 'operator_token');
+  void test('an operator signs in once; the session is an HttpOnly SameSite=Strict cookie the page cannot read', async () => {
+    const user = d.api.credentials.operator;
+    await signIn(page, user);
+    assert.equal(await page.locator('#role').innerText(), 'Operator');
+    const cookie = (await operator.context.cookies()).find((c) => c.name === SESSION_COOKIE);
     assert.ok(cookie, 'the session cookie is set');
     assert.equal(cookie.httpOnly, true);
     assert.equal(cookie.sameSite, 'Strict');
+    assert.equal(cookie.path, '/api');
+    assert.ok(!cookie.value.includes(user.password ?? ''), 'an opaque id, not the password');
     const visible = await inPage<string>(page, 'document.cookie');
-    assert.ok(!visible.includes('operator_token'), "the page's scripts cannot read the token");
+    assert.ok(!visible.includes(SESSION_COOKIE), "the page's scripts cannot read the session");
     await page.reload();
-    await page.locator('#signed-in').waitFor();
+    await page.locator('#signed-in', { hasText: user.username ?? '' }).waitFor();
     assert.equal(await page.isDisabled('#run-scenario'), false);
+    assert.equal(await page.isVisible('#admin-link'), false, 'the toggles are for admins');
   });
 
   void test('an order placed from the form reaches processed', async () => {
@@ -309,6 +325,7 @@ void describe('operations dashboard in Chromium', () => {
     const watcher = await d.newContext(DESKTOP);
     try {
       await watcher.page.goto(cut.url);
+      await signIn(watcher.page, cut.credentials.viewer);
       const banner = watcher.page.locator('#banner');
       await banner.filter({ hasText: 'Temporal is unreachable' }).waitFor({ timeout: 30_000 });
       // The SQL numbers still show beside the banner.
@@ -336,6 +353,8 @@ void describe('operations dashboard in Chromium', () => {
     const viewer = await d.newContext(DESKTOP);
     try {
       await viewer.page.goto(plain.url);
+      // An operator would see the scenarios if there were any.
+      await signIn(viewer.page, plain.credentials.operator);
       const finance = viewer.page.locator('[data-fact="finance"] dd');
       await finance.filter({ hasText: 'no simulator' }).waitFor({ timeout: 30_000 });
       await viewer.page.locator('[data-fact="load"] dd', { hasText: 'off' }).waitFor();

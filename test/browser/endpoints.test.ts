@@ -1,6 +1,5 @@
 /**
- * The endpoints behind the dashboard, over HTTP without a browser: the operator session cookie's
- * rules, and the scenarios being operator-only, bounded, reversible and safe twice.
+ * The endpoints behind the dashboard, over HTTP without a browser: the session cookie's rules, and the scenarios being operator-only, bounded, reversible and safe twice.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -8,7 +7,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { LoadStatus } from '../../api/demo/load';
 import type { OrderResponse } from '../../api/schemas';
-import { OPERATOR_TOKEN, errorOf, startApi, type RunningApi } from '../api/harness';
+import { SESSION_COOKIE } from '../../api/auth';
+import { errorOf, startApi, type RunningApi } from '../api/harness';
+import { bearer } from '../support/credentials';
 import { freshSqliteUrl } from '../support/database';
 import { startTestSystem, type TestSystem } from '../support/system';
 import { createDevServerEnv } from '../support/temporal';
@@ -42,51 +43,64 @@ void describe('dashboard endpoints', () => {
 
   const loadStatus = async () => (await api.call('GET', '/api/load')).body as LoadStatus;
 
-  void test('the token is traded once for an HttpOnly SameSite=Strict cookie, which signs out', async () => {
-    assert.deepEqual((await api.call('GET', '/api/session')).body, { operator: false });
-    const wrong = await api.call('POST', '/api/session', { json: { token: 'not-the-token' } });
-    assert.equal(wrong.status, 403);
+  void test('a username and password are traded once for an opaque HttpOnly SameSite=Strict session cookie; signing out ends it', async () => {
+    const user = api.credentials.operator;
+    assert.deepEqual((await api.call('GET', '/api/session', { as: null })).body, { user: null });
+    const wrong = await api.call('POST', '/api/session', {
+      json: { username: user.username, password: 'not-the-password' },
+      as: null,
+    });
+    assert.equal(wrong.status, 401);
     assert.equal(wrong.headers.get('set-cookie'), null);
 
-    const signed = await api.call('POST', '/api/session', { json: { token: OPERATOR_TOKEN } });
+    const signed = await api.call('POST', '/api/session', {
+      json: { username: user.username, password: user.password },
+      as: null,
+    });
     assert.equal(signed.status, 200, signed.text);
     const cookie = signed.headers.get('set-cookie') ?? '';
     assert.match(
       cookie,
-      /^operator_token=[^;]+; Max-Age=\d+; Path=\/api; Expires=[^;]+; HttpOnly; SameSite=Strict$/,
+      new RegExp(
+        `^${SESSION_COOKIE}=[A-Za-z0-9_-]{43}; Path=/api; Expires=[^;]+; HttpOnly; SameSite=Strict$`,
+      ),
     );
     const session = { cookie: cookie.split(';')[0] ?? '', ...DASHBOARD };
     assert.deepEqual((await api.call('GET', '/api/session', { headers: session })).body, {
-      operator: true,
+      user: { username: user.username, role: 'operator' },
     });
 
     const out = await api.call('DELETE', '/api/session', { headers: session });
     assert.match(
       out.headers.get('set-cookie') ?? '',
-      /^operator_token=; Path=\/api; Expires=Thu, 01 Jan 1970/,
+      new RegExp(`^${SESSION_COOKIE}=; Path=/api; Expires=Thu, 01 Jan 1970`),
     );
+    assert.equal((await api.call('GET', '/api/stats', { headers: session })).status, 401);
   });
 
-  void test('the cookie counts only with the dashboard header; the Bearer header still works', async () => {
-    const cookie = `operator_token=${encodeURIComponent(OPERATOR_TOKEN)}`;
+  void test('the cookie counts only with the dashboard header; a staff API key works as a bearer', async () => {
+    const id = api.credentials.operator.sessionId ?? '';
+    const cookie = `${SESSION_COOKIE}=${id}`;
     // Another page of the same site (e.g. another port on this host) cannot add the header
     // without a CORS preflight, which the API never grants.
     const bare = await api.call('DELETE', '/api/load', { headers: { cookie } });
     assert.equal(bare.status, 401);
     assert.equal(errorOf(bare).code, 'unauthorized');
     const forged = await api.call('DELETE', '/api/load', {
-      headers: { cookie: 'operator_token=guess-guess-guess', ...DASHBOARD },
+      headers: { cookie: `${SESSION_COOKIE}=${'g'.repeat(43)}`, ...DASHBOARD },
     });
-    assert.equal(forged.status, 403);
+    assert.equal(forged.status, 401);
     assert.equal(
       (await api.call('DELETE', '/api/load', { headers: { cookie, ...DASHBOARD } })).status,
       200,
     );
-    assert.equal((await api.call('DELETE', '/api/load')).status, 200);
+    const { secret } = await system.db.credentials.addKey('ops-script', 'operator');
+    assert.equal((await api.call('DELETE', '/api/load', { headers: bearer(secret) })).status, 200);
   });
 
   void test('scenarios are operator-only and named; a load above the ceiling is refused', async () => {
-    assert.equal((await api.call('POST', '/api/scenarios/reset')).status, 401);
+    assert.equal((await api.call('POST', '/api/scenarios/reset', { as: null })).status, 401);
+    assert.equal((await api.call('POST', '/api/scenarios/reset', { as: 'viewer' })).status, 403);
     const unknown = await api.call('POST', '/api/scenarios/drop-tables');
     assert.equal(unknown.status, 404);
     assert.equal(errorOf(unknown).code, 'scenario_not_found');

@@ -10,12 +10,11 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { orderStatusKey } from '../../domain/temporal';
 import { startApi, type RunningApi } from '../api/harness';
+import type { TestCredential } from '../support/credentials';
 import { freshSqliteUrl } from '../support/database';
 import { startTestSystem, type TestSystem } from '../support/system';
 import { orderWorkflowBundle, TEMPORAL_CLI } from '../support/temporal';
 import { waitFor } from '../support/wait';
-
-export { OPERATOR_TOKEN } from '../api/harness';
 
 export const CHROMIUM = '/usr/bin/chromium';
 const ROOT = resolve(__dirname, '../..');
@@ -141,6 +140,20 @@ function watch(page: Page, errors: string[]): void {
     if (message.type() === 'error') errors.push(`${page.url()}: ${message.text()}`);
   });
   page.on('pageerror', (error) => errors.push(`${page.url()}: ${error.message}`));
+}
+
+/** Signs in on the page's form as a staff user, as a person would, and waits to be signed in. */
+export async function signIn(page: Page, user: TestCredential): Promise<void> {
+  await page.fill('#username', user.username ?? '');
+  await page.fill('#password', user.password ?? '');
+  await page.click('#sign-in button[type="submit"]');
+  await page.locator('#signed-in', { hasText: user.username ?? '' }).waitFor();
+}
+
+/** Signs out with the page's button and waits for the sign-in form. */
+export async function signOut(page: Page): Promise<void> {
+  await page.click('#sign-out');
+  await page.locator('#sign-in').waitFor();
 }
 
 export async function screenshot(page: Page, name: string): Promise<void> {

@@ -71,7 +71,12 @@ void describe('on a Temporal cluster with an mTLS frontend', { timeout: 600_000 
     const { stack, db } = system;
     const placed = await Promise.all(
       Array.from({ length: ORDERS }, (_, index) =>
-        placeOrderReliably(stack.apiUrls[index % stack.apiUrls.length] ?? '', 60_000, orderBody()),
+        placeOrderReliably(
+          stack.apiUrls[index % stack.apiUrls.length] ?? '',
+          stack.clientToken,
+          60_000,
+          orderBody(),
+        ),
       ),
     );
     const orderIds = placed.flatMap((order) => (order.orderId ? [order.orderId] : []));

@@ -189,7 +189,7 @@ void test(
     const worstPaymentMs = longestRecoveryMs(paymentRecoveries);
     const leaks = leaksIn(
       [...stack.logFiles(), ...cluster.logFiles()],
-      [stack.operatorToken, DB_PASSWORD],
+      [stack.operatorToken, stack.clientToken, stack.metricsToken, DB_PASSWORD],
     );
 
     const summary = {

@@ -197,7 +197,7 @@ void test(
     const recoveries = recoveriesOf(events, outcome.keys, cancelledOrders(outcome));
     const worstRecoveryMs = longestRecoveryMs(recoveries);
 
-    const secrets = [stack.operatorToken, DB_PASSWORD];
+    const secrets = [stack.operatorToken, stack.clientToken, stack.metricsToken, DB_PASSWORD];
     const leaks = leaksIn(stack.logFiles(), secrets);
 
     const summary = {

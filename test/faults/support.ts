@@ -77,8 +77,9 @@ export async function killMidPayment(
 }
 
 export interface LoadOptions {
-  /** Orders go to these APIs in turn. */
+  /** Orders go to these APIs in turn, as the client this API key is for. */
   apiUrls: string[];
+  clientToken: string;
   ratePerSecond: number;
   /** Orders placed at least; the load goes on until the faults are over. */
   minOrders: number;
@@ -102,7 +103,7 @@ export async function runLoad(options: LoadOptions): Promise<PlacedOrder[]> {
     }
     const apiUrl = options.apiUrls[index % options.apiUrls.length] ?? '';
     // A client that gives up after three minutes: longer than any outage in the suite.
-    const placed = placeOrderReliably(apiUrl, 180_000, body);
+    const placed = placeOrderReliably(apiUrl, options.clientToken, 180_000, body);
     void placed.then((order) => order.orderId && options.accepted?.push(order.orderId));
     placing.push(placed);
   }
@@ -193,7 +194,7 @@ async function runOperators(
  */
 export async function runUnderLoad(options: {
   /** The system: where orders go, where finance is, a Temporal client. */
-  stack: { apiUrls: string[]; financeUrl: string; client: Client };
+  stack: { apiUrls: string[]; clientToken: string; financeUrl: string; client: Client };
   profile: Pick<LoadOptions, 'ratePerSecond' | 'minOrders' | 'brokenEvery'>;
   faults: () => Promise<void>;
   db: Database;
@@ -210,6 +211,7 @@ export async function runUnderLoad(options: {
   const accepted: string[] = [];
   const load = {
     apiUrls: stack.apiUrls,
+    clientToken: stack.clientToken,
     ratePerSecond: profile.ratePerSecond,
     minOrders: profile.minOrders,
     brokenEvery: profile.brokenEvery,

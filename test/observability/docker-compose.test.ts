@@ -43,7 +43,8 @@ const REQUIRED = {
   MSSQL_SA_PASSWORD: 'Sa-secret-1',
   TEMPORAL_DB_PASSWORD: 'temporal-secret-2',
   GRAFANA_ADMIN_PASSWORD: 'grafana-secret-3',
-  OPERATOR_TOKEN: 'operator-secret-token-4',
+  ADMIN_PASSWORD: 'admin-secret-password-4',
+  METRICS_TOKEN: 'metrics-secret-token-5-0123456789abcdef',
 };
 
 /** An empty .env, so a developer's own .env cannot change what the test sees. */
@@ -203,7 +204,8 @@ void test('no password has a default: every secret comes from its variable', () 
   assert.equal(environmentOf('postgresql').POSTGRES_PASSWORD, REQUIRED.TEMPORAL_DB_PASSWORD);
   assert.equal(environmentOf('temporal').POSTGRES_PWD, REQUIRED.TEMPORAL_DB_PASSWORD);
   assert.equal(environmentOf('orders-postgres').POSTGRES_PASSWORD, '');
-  assert.equal(environmentOf('api').OPERATOR_TOKEN, REQUIRED.OPERATOR_TOKEN);
+  assert.equal(environmentOf('api').ADMIN_PASSWORD, REQUIRED.ADMIN_PASSWORD);
+  assert.equal(environmentOf('api').METRICS_TOKEN, REQUIRED.METRICS_TOKEN);
   for (const name of ['api', 'worker']) {
     assert.ok(
       environmentOf(name).DATABASE_URL?.includes(`:${REQUIRED.MSSQL_SA_PASSWORD}@`),

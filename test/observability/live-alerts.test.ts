@@ -194,7 +194,7 @@ async function setFinance(settings: Record<string, unknown>): Promise<void> {
 function startLoad(ratePerSecond: number): { stop(): Promise<string[]> } {
   const calls: Promise<PostAnswer>[] = [];
   const timer = setInterval(() => {
-    calls.push(postOrder(stack.apiUrl, orderBody()));
+    calls.push(postOrder(stack.apiUrl, stack.clientToken, orderBody()));
   }, 1000 / ratePerSecond);
   let stopped: Promise<string[]> | undefined;
   return {
@@ -210,7 +210,9 @@ function startLoad(ratePerSecond: number): { stop(): Promise<string[]> } {
 
 /** The ids of every failed order (the test makes far fewer than a page of them). */
 async function failedOrderIds(): Promise<Set<string>> {
-  const response = await fetch(`${stack.apiUrl}/api/orders?status=failed&limit=200`);
+  const response = await fetch(`${stack.apiUrl}/api/orders?status=failed&limit=200`, {
+    headers: { authorization: `Bearer ${stack.viewerToken}` },
+  });
   const body = (await response.json()) as { orders: { id: string }[] };
   return new Set(body.orders.map((order) => order.id));
 }
@@ -251,6 +253,7 @@ before(async () => {
       worker: hostPort(stack.workerMetricsUrl),
       temporal,
     },
+    apiMetricsToken: stack.metricsToken,
     interval: INTERVAL,
     timeDivisor: TIME_DIVISOR,
     minFor: MIN_FOR,
@@ -318,7 +321,7 @@ void test('a broken order pages, occasional retries do not, and orders faster th
   // A few payment calls fail (5xx, 429, hangs, dropped answers) and are retried.
   await setFinance({ mode: 'flaky', failureRate: 0.05 });
   // Dated in the year 3000: the finance package rejects it for good.
-  const broken = await postOrder(stack.apiUrl, {
+  const broken = await postOrder(stack.apiUrl, stack.clientToken, {
     ...orderBody('cust-broken'),
     datePlaced: '3000-01-01T00:00:00.000Z',
   });
@@ -419,7 +422,12 @@ async function statusWritesRefused(): Promise<void> {
       EXECUTE FUNCTION refuse_status_change()`);
     step('status changes of cust-refused refused by the database');
     // The API may be restarting for the quota: the client retries until it answers.
-    const placed = await placeOrderReliably(stack.apiUrl, 60_000, orderBody('cust-refused'));
+    const placed = await placeOrderReliably(
+      stack.apiUrl,
+      stack.clientToken,
+      60_000,
+      orderBody('cust-refused'),
+    );
     assert.ok(placed.orderId, JSON.stringify(placed.answers));
     const page = await notified({
       alertname: 'OrderStatusWriteFailing',

@@ -71,6 +71,7 @@ void test("the compressed rules are the project's rules with shorter windows and
 void test('the generated Prometheus config keeps every job of prometheus.yml, with local targets, and passes promtool', () => {
   const rules = join(dir, 'rules.yml');
   writeFileSync(rules, read(PROJECT_FILES.alerts));
+  writeFileSync(join(dir, 'api-token'), 'a-scrape-token-that-is-long-enough-0123');
   const targets = {
     api: '127.0.0.1:1',
     worker: '127.0.0.1:2',
@@ -83,10 +84,15 @@ void test('the generated Prometheus config keeps every job of prometheus.yml, wi
     rulesFile: rules,
     alertmanager: '127.0.0.1:5',
     interval: '1s',
+    credentialFiles: { api: join(dir, 'api-token') },
   });
   const config = parse(text) as {
     global: Record<string, string>;
-    scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+    scrape_configs: {
+      job_name: string;
+      static_configs: { targets: string[] }[];
+      authorization?: { type: string; credentials_file: string };
+    }[];
   };
   const project = parse(read(PROJECT_FILES.prometheus)) as {
     scrape_configs: { job_name: string }[];
@@ -102,6 +108,11 @@ void test('the generated Prometheus config keeps every job of prometheus.yml, wi
     assert.equal(Object.keys(job).filter((key) => key.endsWith('_sd_configs')).length, 0);
   }
   assert.equal(config.global.scrape_interval, '1s');
+  // The API's /metrics needs its scrape token: Prometheus reads it from the local file.
+  assert.deepEqual(config.scrape_configs.find((job) => job.job_name === 'api')?.authorization, {
+    type: 'Bearer',
+    credentials_file: join(dir, 'api-token'),
+  });
   const file = join(dir, 'prometheus.yml');
   writeFileSync(file, text);
   assert.match(run(PROMTOOL, 'check', 'config', file), /1 rule files found/);
@@ -111,8 +122,18 @@ void test('the generated Prometheus config keeps every job of prometheus.yml, wi
         targets: { api: 'x:1' },
         rulesFile: rules,
         alertmanager: 'x:2',
+        credentialFiles: { api: join(dir, 'api-token') },
       }),
     /scrapes job "worker", which has no local target/,
+  );
+  assert.throws(
+    () =>
+      prometheusConfig(read(PROJECT_FILES.prometheus), {
+        targets,
+        rulesFile: rules,
+        alertmanager: 'x:2',
+      }),
+    /scrapes job "api" with a credential/,
   );
 });
 
