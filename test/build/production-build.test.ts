@@ -23,7 +23,6 @@ import { workflowBundlePath } from '../../worker/workflowBundle';
 
 const ROOT = resolve(__dirname, '../..');
 const DIST = join(ROOT, 'dist');
-const TOKEN = 'production-build-test-token';
 
 /** A started process with its output kept, for the log lines the test reads. */
 interface Started {
@@ -149,7 +148,6 @@ void describe('the production build (dist/)', () => {
     const api = startBuilt('api/main.js', {
       ...common,
       API_PORT: String(apiPort),
-      OPERATOR_TOKEN: TOKEN,
     });
     const base = `http://127.0.0.1:${apiPort}`;
     await waitFor(
@@ -164,9 +162,23 @@ void describe('the production build (dist/)', () => {
     );
     assert.equal(api.child.exitCode, null, `the API exited:\n${api.output()}`);
 
+    // The image's own users CLI makes the client's key, printed once.
+    const added = spawnSync(process.execPath, [join(DIST, 'db/users-cli.js'), 'add-key', 'built'], {
+      env: { ...process.env, ...common },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(added.status, 0, added.stderr);
+    const key = /ok_[0-9a-f]{16}_[A-Za-z0-9_-]{43}/.exec(added.stdout)?.[0] ?? '';
+    assert.ok(key, added.stdout);
+    const authorization = `Bearer ${key}`;
     const created = await fetch(`${base}/api/orders`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': `built-${Date.now()}` },
+      headers: {
+        'content-type': 'application/json',
+        'idempotency-key': `built-${Date.now()}`,
+        authorization,
+      },
       body: JSON.stringify({
         customerId: 'cust-1',
         product: 'Widget',
@@ -180,7 +192,9 @@ void describe('the production build (dist/)', () => {
     const order = await waitFor(
       `order ${id} processed`,
       async () =>
-        (await (await fetch(`${base}/api/orders/${id}`)).json()) as Record<string, unknown>,
+        (await (
+          await fetch(`${base}/api/orders/${id}`, { headers: { authorization } })
+        ).json()) as Record<string, unknown>,
       (o) => o.status === 'processed',
       { timeoutMs: 60_000, everyMs: 250 },
     );
