@@ -141,28 +141,18 @@ export function generatePassword(): string {
   return randomBytes(18).toString('base64url');
 }
 
-const iso = (value: Date | null | undefined): string | null =>
-  value ? new Date(value).toISOString() : null;
-
-function toUser(row: UserRow): User {
+/** What users and keys share: an id, a role and when they were made and revoked. */
+function common(row: UserRow | ApiKeyRow): Pick<User, 'id' | 'role' | 'createdAt' | 'revokedAt'> {
   return {
     id: row.id,
-    username: row.username,
     role: row.role,
     createdAt: new Date(row.createdAt).toISOString(),
-    revokedAt: iso(row.revokedAt),
+    revokedAt: row.revokedAt ? new Date(row.revokedAt).toISOString() : null,
   };
 }
 
-function toKey(row: ApiKeyRow): ApiKey {
-  return {
-    id: row.id,
-    client: row.client,
-    role: row.role,
-    createdAt: new Date(row.createdAt).toISOString(),
-    revokedAt: iso(row.revokedAt),
-  };
-}
+const toUser = (row: UserRow): User => ({ ...common(row), username: row.username });
+const toKey = (row: ApiKeyRow): ApiKey => ({ ...common(row), client: row.client });
 
 /** A salt and hash that match no password: checked when the username is unknown. */
 const DECOY = { salt: randomBytes(16), hash: randomBytes(HASH_BYTES) };
