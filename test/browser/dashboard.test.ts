@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import type { OrderResponse } from '../../api/schemas';
-import { startApi, unreachableTemporal } from '../api/harness';
+import { orderBody, startApi, unreachableTemporal } from '../api/harness';
 import { SESSION_COOKIE } from '../../api/auth';
 import { waitFor } from '../support/wait';
 import {
@@ -102,7 +102,16 @@ void describe('operations dashboard in Chromium', () => {
     for (const control of ['#run-scenario', '#place-submit', '#scenario', '#admin-link']) {
       assert.equal(await page.isVisible(control), false, `${control} is not shown`);
     }
+    // An order a client placed: the viewer reads it, with no cancel or retry to press.
+    const placed = await d.api.call('POST', '/api/orders', { json: orderBody() });
+    assert.equal(placed.status, 201, placed.text);
+    const { id } = placed.body as OrderResponse;
+    await row(id).waitFor();
+    await openDetail(id);
+    assert.equal(await page.isVisible('#cancel-order'), false, 'no cancel for a viewer');
+    assert.equal(await page.isVisible('#retry-order'), false, 'no retry for a viewer');
     await screenshot(page, '01-read-only');
+    await page.click('#close-detail');
     await signOut(page);
   });
 
