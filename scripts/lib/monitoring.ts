@@ -151,7 +151,7 @@ export function prometheusConfig(
           `prometheus.yml scrapes job "${job.job_name}" with a credential; give its file`,
         );
       }
-      local.authorization = { ...(job.authorization), credentials_file: file };
+      local.authorization = { ...job.authorization, credentials_file: file };
     }
     local.static_configs = [{ targets: [target] }];
     jobs.push(local);
