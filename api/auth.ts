@@ -5,9 +5,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
-import { z } from 'zod';
 import { jsonBody } from './body';
 import { ApiError, methodNotAllowed, parseOr400 } from './errors';
+import { sessionRequest } from './schemas';
 
 const digest = (text: string): Buffer => createHash('sha256').update(text).digest();
 
@@ -100,8 +100,6 @@ export function operatorFailureLimit(failuresPerMinute: number): RequestHandler 
     },
   });
 }
-
-const sessionRequest = z.strictObject({ token: z.string().min(1).max(500) });
 
 /**
  * `/api/session`: the dashboard trades the operator token for an HttpOnly, SameSite=Strict cookie

@@ -41,7 +41,7 @@ export function opsRouter(deps: ApiDeps): Router {
   const { db, temporal, config, log } = deps;
   const now = deps.clock ?? (() => new Date());
   const router = Router();
-  const document = openApiDocument();
+  const document = openApiDocument(config);
 
   async function ready(_req: Request, res: Response): Promise<void> {
     const [database, temporalProblem] = await Promise.all([
