@@ -98,11 +98,17 @@ const datePlaced = z.iso
     message:
       'must be an ISO-8601 date-time with an offset (Z or ±hh:mm), e.g. 2026-07-01T10:00:00+01:00',
   })
+  // Years 1000 to 9998: whatever the offset, the instant is then a four-digit year in UTC too,
+  // which PostgreSQL stores (year 0 is not a year there) and an ISO answer can show.
+  .regex(/^(?:1\d{3}|[2-8]\d{3}|9\d{2}[0-8])-/, 'must be in the years 1000 to 9998')
   .transform((value) => new Date(value).toISOString())
   .meta({
+    // zod drops the format once a second pattern joins its own; the document keeps saying it.
+    format: 'date-time',
     description:
       'When the order was placed, with an explicit offset; stored in UTC with millisecond ' +
-      'precision. Defaults to the time of the request. Future dates are accepted here and ' +
+      'precision. Years 1000 to 9998. Defaults to the time of the request. Future dates are ' +
+      'accepted here and ' +
       'rejected by the finance package, so the order ends failed.',
     examples: ['2026-07-01T10:00:00+01:00'],
   });

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import type { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Access } from '../../api/access';
 import { createApiApp, type ApiDeps } from '../../api/app';
 import { lazyTemporalClient } from '../../clients/temporal';
 import type { Database } from '../../db';
@@ -17,6 +18,14 @@ import { startTestSystem, type TestSystem } from '../support/system';
 export const OPERATOR_TOKEN = 'test-operator-token-0123456789';
 export const AUTH = { authorization: `Bearer ${OPERATOR_TOKEN}` };
 export const JSON_TYPE = { 'content-type': 'application/json' };
+
+/**
+ * Headers that carry a credential `access` admits: the one place tests choose a credential for
+ * a route of the access map. Every protected route takes the operator token today.
+ */
+export function credentialFor(access: Access): Record<string, string> {
+  return access === 'public' ? {} : AUTH;
+}
 
 export interface Answer {
   status: number;

@@ -109,6 +109,15 @@ const anyCharacter = fc.oneof(
 /** Not encodable as UTF-8, so no JSON text or URL a client sends can hold one. */
 const LONE_SURROGATE = /\p{Cs}/u;
 
+/** Instants at the ends of what a date-time can say; the schema's patterns keep those it allows. */
+const DATE_TIME_EDGES = ['0000', '0001', '0999', '1000', '1969', '1970', '9998', '9999'].flatMap(
+  (year) => [
+    `${year}-01-01T00:00:00Z`,
+    `${year}-01-01T00:00:00+23:59`,
+    `${year}-12-31T23:59:59.999999-23:59`,
+  ],
+);
+
 function stringArbitrary(schema: Schema, patterns: string[]): fc.Arbitrary<string> {
   const minLength = typeof schema.minLength === 'number' ? schema.minLength : 0;
   const maxLength = Math.min(
@@ -135,12 +144,19 @@ function stringArbitrary(schema: Schema, patterns: string[]): fc.Arbitrary<strin
     regexes.every((regex) => regex.test(value));
   // A pattern is the shape; free text still finds what a pattern generator never writes
   // (non-ASCII, astral characters, odd white space) wherever the pattern allows it.
-  const candidates = first
+  const shaped = first
     ? fc.oneof(
         { weight: 3, arbitrary: fc.stringMatching(first, { maxLength }) },
         { weight: 1, arbitrary: free },
       )
     : free;
+  const candidates =
+    schema.format === 'date-time'
+      ? fc.oneof(
+          { weight: 1, arbitrary: shaped },
+          { weight: 1, arbitrary: fc.constantFrom(...DATE_TIME_EDGES) },
+        )
+      : shaped;
   return candidates.filter(fits);
 }
 
