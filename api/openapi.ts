@@ -177,13 +177,17 @@ const sessionAnswer = (description: string) =>
     'Set-Cookie': header(`\`${OPERATOR_COOKIE}\`: HttpOnly, SameSite=Strict, Path=/api`),
   });
 
+/** An operation that takes nothing and always answers 200 with `schemaId`. */
+const plain =
+  (operationId: string, summary: string, said: string, schemaId: string) => (): Operation => ({
+    operationId,
+    summary,
+    responses: { '200': answer(said, schemaId) },
+  });
+
 /** What each route of the access map does, by `METHOD path` as the map writes it. */
 const OPERATIONS: Record<string, (context: Context) => Operation> = {
-  'GET /healthz': () => ({
-    operationId: 'health',
-    summary: 'The process is alive',
-    responses: { '200': answer('Alive', 'Health') },
-  }),
+  'GET /healthz': plain('health', 'The process is alive', 'Alive', 'Health'),
   'GET /readyz': () => ({
     operationId: 'ready',
     summary: 'The database and Temporal are reachable',
@@ -331,16 +335,8 @@ const OPERATIONS: Record<string, (context: Context) => Operation> = {
       '503': answer('The finance package is unreachable', 'Error', RETRY_AFTER),
     },
   }),
-  'GET /api/load': () => ({
-    operationId: 'loadStatus',
-    summary: "The load generator's run",
-    responses: { '200': answer('The load', 'LoadStatus') },
-  }),
-  'DELETE /api/load': () => ({
-    operationId: 'stopLoad',
-    summary: 'Stop the load generator',
-    responses: { '200': answer('The load, stopped', 'LoadStatus') },
-  }),
+  'GET /api/load': plain('loadStatus', "The load generator's run", 'The load', 'LoadStatus'),
+  'DELETE /api/load': plain('stopLoad', 'Stop the load generator', 'Stopped', 'LoadStatus'),
 };
 
 /**
