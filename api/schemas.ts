@@ -217,6 +217,7 @@ export const sessionRequest = z.strictObject(
   OBJECT_BODY,
 );
 
+/** Every `/api/session` answer: whether the request now holds a session. */
 export const sessionResponse = z.object({
   operator: z.boolean().meta({ description: 'Whether the request carries a valid session.' }),
 });
@@ -407,6 +408,7 @@ export type FeatureListResponse = z.infer<typeof featureListResponse>;
 // ---------------------------------------------------------------------------------------------
 // Dashboard: system health; demo tools: scenarios and the load generator
 
+/** The dashboard's demo scenarios, by the name in their route. */
 export const SCENARIOS = [
   'broken-order',
   'queue-reliability',
@@ -415,6 +417,7 @@ export const SCENARIOS = [
   'reset',
 ] as const;
 
+/** `:name` of `POST /api/scenarios/:name`. */
 export const scenarioNameParam = z.enum(SCENARIOS).meta({
   description: 'The scenario; any other name answers 404 scenario_not_found.',
 });
@@ -446,6 +449,7 @@ export function loadRequest(maxRatePerSecond: number) {
   );
 }
 
+/** The load generator's run, as `GET`/`DELETE /api/load` and the scenarios answer it. */
 export const loadStatusResponse = z.object({
   running: z.boolean(),
   scenario: z.string().nullable(),
@@ -481,6 +485,7 @@ const taskQueueHealth = z.object({
 const temporalPlace = { namespace: z.string(), uiUrl: z.string() };
 const quota = { quotaBytes: z.number().int().nullable() };
 
+/** `GET /api/system`: each part read on its own, `{ error }` when it did not answer. */
 export const systemResponse = z.object({
   temporal: z.union([
     z.object({
@@ -507,6 +512,7 @@ export const systemResponse = z.object({
 });
 export type SystemResponse = z.infer<typeof systemResponse>;
 
+/** What a scenario did: its message and the parts it changed. */
 export const scenarioResponse = z.object({
   scenario: z.enum(SCENARIOS),
   message: z.string(),

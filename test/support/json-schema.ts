@@ -98,6 +98,7 @@ export function documentValidator(components: Record<string, Schema>) {
   };
 }
 
+/** The validator `documentValidator` builds. */
 export type DocumentValidator = ReturnType<typeof documentValidator>;
 
 /** Every character a string may hold: ASCII often, the rest of Unicode (astral too) sometimes. */
