@@ -172,6 +172,13 @@ function orderAction(summary: string, operationId: string, bodyId: string) {
   });
 }
 
+/** A request that carries the session cookie counts as one with credentials. */
+const COOKIE_HELD_BACK = answer(
+  'With the session cookie: too many refused credentials from this address this minute',
+  'Error',
+  RETRY_AFTER,
+);
+
 const sessionAnswer = (description: string) =>
   answer(description, 'Session', {
     'Set-Cookie': header(`\`${OPERATOR_COOKIE}\`: HttpOnly, SameSite=Strict, Path=/api`),
@@ -233,7 +240,7 @@ const OPERATIONS: Record<string, (context: Context) => Operation> = {
     operationId: 'getSession',
     summary: 'Whether this browser holds a valid dashboard session',
     description: `Reads the \`${OPERATOR_COOKIE}\` cookie; it counts only with \`${SESSION_HEADER}: 1\`.`,
-    responses: { '200': answer('The session', 'Session') },
+    responses: { '200': answer('The session', 'Session'), '429': COOKIE_HELD_BACK },
   }),
   'POST /api/session': ({ errors }) => ({
     operationId: 'signIn',
@@ -244,13 +251,17 @@ const OPERATIONS: Record<string, (context: Context) => Operation> = {
       ...errors(400),
       '403': answer('The credential is not valid'),
       ...errors(413, 415),
-      '429': answer('Too many sign-in attempts this minute', 'Error', RETRY_AFTER),
+      '429': answer(
+        'Too many sign-in attempts, or refused credentials, from this address this minute',
+        'Error',
+        RETRY_AFTER,
+      ),
     },
   }),
   'DELETE /api/session': () => ({
     operationId: 'signOut',
     summary: 'Sign out: the cookie is cleared',
-    responses: { '200': sessionAnswer('Signed out') },
+    responses: { '200': sessionAnswer('Signed out'), '429': COOKIE_HELD_BACK },
   }),
   'POST /api/orders': ({ errors }) => ({
     operationId: 'createOrder',
@@ -376,12 +387,25 @@ function operationFor(route: RouteAccess, context: Context): Operation {
     security: securityOf(route.access),
     'x-roles': admittedRoles(route.access),
     ...(route.demo ? { 'x-demo': true } : {}),
-    responses: {
-      ...described.responses,
-      ...(route.access === 'public' ? {} : accessAnswers(context.config)),
-    },
+    responses: route.access === 'public' ? described.responses : withAccess(described, context),
   };
 }
+
+/** The operation's answers and the credential's; a 429 both can give says both reasons. */
+function withAccess(described: Operation, { config }: Context): Operation['responses'] {
+  const access = accessAnswers(config);
+  const own = described.responses['429'] as { description: string } | undefined;
+  const limited = access['429'] as { description: string };
+  return {
+    ...described.responses,
+    ...access,
+    '429': own
+      ? { ...limited, description: `${own.description}; or ${lowerFirst(limited.description)}` }
+      : limited,
+  };
+}
+
+const lowerFirst = (text: string) => text.charAt(0).toLowerCase() + text.slice(1);
 
 /** The document of an API running with `config`: its demo routes only when they are served. */
 export function openApiDocument(config: DocumentConfig): object {
