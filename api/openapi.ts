@@ -343,7 +343,11 @@ const OPERATIONS: Record<string, (context: Context) => Operation> = {
       '404': answer('No such scenario (`scenario_not_found`)'),
       '409': answer('The finance package is not the simulator (`no_simulator`)'),
       ...errors(413, 415),
-      '503': answer('The finance package is unreachable', 'Error', RETRY_AFTER),
+      '503': answer(
+        'The finance package is unreachable, or the API refused the order the scenario placed',
+        'Error',
+        RETRY_AFTER,
+      ),
     },
   }),
   'GET /api/load': plain('loadStatus', "The load generator's run", 'The load', 'LoadStatus'),

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { requireOperator } from '../auth';
 import { jsonBody } from '../body';
 import type { ApiDeps } from '../deps';
-import { ApiError, methodNotAllowed, parseOr400 } from '../errors';
+import { ApiError, methodNotAllowed, parseOr400, unavailable } from '../errors';
 import { isNoSimulator, type FinanceControl } from './finance';
 import type { LoadGenerator, LoadPlan } from './load';
 import { demoOrder, ownUrl, postOrder } from './self';
@@ -81,7 +81,15 @@ export function scenariosRouter({ deps, finance, load }: ScenarioDeps): Router {
   ): Promise<Record<string, unknown>> {
     switch (scenario) {
       case 'broken-order': {
-        const order = await postOrder(ownUrl(req), demoOrder({ datePlaced: BROKEN_ORDER_DATE }));
+        const order = await postOrder(
+          ownUrl(req),
+          demoOrder({ datePlaced: BROKEN_ORDER_DATE }),
+        ).catch((error: unknown) => {
+          // The API's own intake refused it (its rate limit, a database outage): a 503 that
+          // says so, not a 500.
+          const said = error instanceof Error ? error.message : String(error);
+          throw unavailable('order_refused', `The API refused the scenario's order (${said})`);
+        });
         return { message: 'Placed an order dated in the year 3000: it will fail', order };
       }
       case 'queue-reliability':
