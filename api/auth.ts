@@ -13,6 +13,7 @@ import { ROUTE_ACCESS, STAFF_ROLES, type Access, type Method, type Role } from '
 import { jsonBody } from './body';
 import type { ApiDeps } from './deps';
 import { ApiError, methodNotAllowed, parseOr400 } from './errors';
+import { sessionRequest } from './schemas';
 
 export const SESSION_PATH = '/api/session';
 /** HttpOnly: the page's scripts never see the session id, so an injected script cannot read it. */
@@ -170,11 +171,6 @@ export interface Auth {
   internalClientToken: string;
 }
 
-const signInRequest = z.strictObject({
-  username: z.string().min(1).max(100),
-  password: z.string().min(1).max(500),
-});
-
 /** The API's access control, from its database and configuration. */
 export function createAuth(deps: Pick<ApiDeps, 'db' | 'config' | 'log'>): Auth {
   const { db, config, log } = deps;
@@ -314,7 +310,7 @@ export function createAuth(deps: Pick<ApiDeps, 'db' | 'config' | 'log'>): Auth {
           'Too many failed credential checks from this address; wait a minute',
         );
       }
-      const { username, password } = parseOr400(signInRequest, req.body);
+      const { username, password } = parseOr400(sessionRequest, req.body);
       const userKey = username.toLowerCase();
       if (byUser.over(userKey, now) && !knownAddress(userKey, address, now)) {
         throw rateLimited(

@@ -43,7 +43,7 @@ export function opsRouter(deps: ApiDeps): Router {
   const now = deps.clock ?? (() => new Date());
   const router = Router();
   const guard = guardOf(deps);
-  const document = openApiDocument();
+  const document = openApiDocument(config);
 
   async function ready(_req: Request, res: Response): Promise<void> {
     const [database, temporalProblem] = await Promise.all([

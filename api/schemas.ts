@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { FEATURES, type FeatureName } from '../domain/features';
+import { financeModeSchema } from '../domain/finance';
 import { ORDER_STATUSES } from '../domain/order';
 import { TEXT_LIMITS } from '../domain/text';
 import { parseCents } from './money';
@@ -17,27 +18,51 @@ export const MAX_QUANTITY = 10_000;
 
 /**
  * At most 8 integer digits, so quantity × unitPrice (≤ 12 digits) fits the DECIMAL(14, 2) amount
- * column and the finance package's amount format. No leading zeros, no exponent, no sign.
+ * column and the finance package's amount format. No leading zeros, no exponent, no sign, and
+ * above 0 in the pattern itself ("0", "0.0" and "0.00" do not match), so the document says it.
  */
-const PRICE_PATTERN = /^(0|[1-9]\d{0,7})(\.\d{1,2})?$/;
+const PRICE_PATTERN = /^(?:[1-9]\d{0,7}(?:\.\d{1,2})?|0\.(?:[1-9]\d?|0[1-9]))$/;
 const MAX_UNIT_PRICE = 99_999_999.99;
 const PRICE_RULE = 'must be a positive decimal with at most 2 places (e.g. "12.50")';
 
 /** ISO 4217 codes this runtime knows; the finance package checks the same list. */
-const CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
+const CURRENCIES = Intl.supportedValuesOf('currency') as [string, ...string[]];
+
+/**
+ * Every pattern here is a Unicode-mode (`u`) regular expression, as JSON Schema validators run
+ * them: `[^\ud800-\udfff]` then refuses lone surrogates only, not the pairs that make up an emoji.
+ */
+// Ranges, not `\p{Cc}`: test generators that read the document's patterns handle ranges.
+// eslint-disable-next-line no-control-regex -- refusing control characters is the point
+const NO_CONTROL = /^[^\u0000-\u001f\u007f-\u009f\ud800-\udfff]*$/u;
+/** Something other than white space (what `trim()` removes, `\s` in a pattern). */
+const NOT_BLANK = /\S/u;
+
+/**
+ * A string of at most `max` UTF-16 code units, as the columns count (SQL Server's NVARCHAR; an
+ * emoji counts 2). zod's `max` and JSON Schema's `maxLength` count characters, so the check is
+ * both, and the document carries the exact bound as `x-maxUtf16Length` beside `maxLength`.
+ */
+function utf16String(max: number) {
+  const message = `must be at most ${max} characters`;
+  return z
+    .string()
+    .max(max, message)
+    .refine((value) => value.length <= max, message)
+    .meta({ 'x-maxUtf16Length': max });
+}
 
 /**
  * Free text that goes into SQL and the Temporal UI: no control characters (PostgreSQL refuses
  * NUL, and they make logs lie), no lone UTF-16 surrogates (not encodable as UTF-8), not blank.
- * The maximum is in UTF-16 code units, never more than characters, so it fits the column.
+ * The maximum is in UTF-16 code units, so it fits the column. Each other rule is a pattern, so
+ * the OpenAPI document states it as the server applies it.
  */
 function text(max: number) {
-  return z
-    .string()
+  return utf16String(max)
     .min(1, 'must not be empty')
-    .max(max, `must be at most ${max} characters`)
-    .refine((value) => !/[\p{Cc}\p{Cs}]/u.test(value), 'must not contain control characters')
-    .refine((value) => value.trim().length > 0, 'must not be blank');
+    .regex(NO_CONTROL, 'must not contain control characters')
+    .regex(NOT_BLANK, 'must not be blank');
 }
 
 const unitPrice = z
@@ -45,12 +70,14 @@ const unitPrice = z
     z
       .number(PRICE_RULE)
       .positive(PRICE_RULE)
+      .multipleOf(0.01, PRICE_RULE)
       .max(MAX_UNIT_PRICE, `must be at most ${MAX_UNIT_PRICE}`),
     z.string(PRICE_RULE).regex(PRICE_PATTERN, PRICE_RULE),
   ])
   .transform((value, ctx) => {
     // A JSON number arrives as a binary double: accept it only when its shortest decimal form
-    // has at most 2 places (12.5 yes, 0.001 no). Strings are taken digit for digit.
+    // has at most 2 places (12.5 yes, 0.001 no), which is what `multipleOf: 0.01` says of the
+    // decimal a client wrote. Strings are taken digit for digit; the pattern already holds.
     const cents = parseCents(typeof value === 'number' ? String(value) : value);
     if (cents === null || cents <= 0) {
       ctx.addIssue({ code: 'custom', message: PRICE_RULE });
@@ -71,11 +98,17 @@ const datePlaced = z.iso
     message:
       'must be an ISO-8601 date-time with an offset (Z or ±hh:mm), e.g. 2026-07-01T10:00:00+01:00',
   })
+  // Years 1000 to 9998: whatever the offset, the instant is then a four-digit year in UTC too,
+  // which PostgreSQL stores (year 0 is not a year there) and an ISO answer can show.
+  .regex(/^(?:1\d{3}|[2-8]\d{3}|9\d{2}[0-8])-/, 'must be in the years 1000 to 9998')
   .transform((value) => new Date(value).toISOString())
   .meta({
+    // zod drops the format once a second pattern joins its own; the document keeps saying it.
+    format: 'date-time',
     description:
       'When the order was placed, with an explicit offset; stored in UTC with millisecond ' +
-      'precision. Defaults to the time of the request. Future dates are accepted here and ' +
+      'precision. Years 1000 to 9998. Defaults to the time of the request. Future dates are ' +
+      'accepted here and ' +
       'rejected by the finance package, so the order ends failed.',
     examples: ['2026-07-01T10:00:00+01:00'],
   });
@@ -92,10 +125,14 @@ export const createOrderRequest = z.strictObject(
       .min(1, 'must be an integer from 1 to 10000')
       .max(MAX_QUANTITY, 'must be an integer from 1 to 10000'),
     unitPrice,
+    // The list itself, not a check beside it: the document then names every code it takes.
     currency: z
-      .string('must be a 3-letter ISO 4217 code such as GBP')
-      .regex(/^[A-Z]{3}$/, 'must be a 3-letter upper-case ISO 4217 code such as GBP')
-      .refine((code) => CURRENCIES.has(code), 'is not an ISO 4217 currency code')
+      .enum(CURRENCIES, {
+        error: ({ input }) =>
+          typeof input === 'string' && /^[A-Z]{3}$/.test(input)
+            ? 'is not an ISO 4217 currency code'
+            : 'must be a 3-letter upper-case ISO 4217 code such as GBP',
+      })
       .meta({ examples: ['GBP'] }),
     datePlaced: datePlaced.optional(),
   },
@@ -112,25 +149,24 @@ export const idempotencyKeyHeader = z
   .regex(/^[\x21-\x7e]{1,200}$/, 'must be 1 to 200 visible ASCII characters (a UUID is ideal)')
   .optional();
 
-/** Opaque page position: base64url of `[createdAt, id]` of the last order of the page. */
-export function encodeCursor(position: { createdAt: string; id: string }): string {
-  return Buffer.from(JSON.stringify([position.createdAt, position.id])).toString('base64url');
-}
+/**
+ * Page position: `<createdAt in epoch milliseconds>.<id>` of the last order of the page. A
+ * shape a pattern can state exactly, so any cursor the document allows is one the API reads (it
+ * then means "orders older than that"); ids are UUIDs, which need no escaping in a URL.
+ */
+const CURSOR_PATTERN = /^(\d{1,14})\.([\w.~-]{1,64})$/;
 
-const cursorPosition = z.tuple([z.iso.datetime(), z.string().min(1).max(200)]);
+/** The cursor that continues after `position`. */
+export function encodeCursor(position: { createdAt: string; id: string }): string {
+  return `${new Date(position.createdAt).getTime()}.${position.id}`;
+}
 
 const cursor = z
   .string()
-  .max(400)
-  .transform((value, ctx) => {
-    try {
-      const decoded: unknown = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
-      const [createdAt, id] = cursorPosition.parse(decoded);
-      return { createdAt, id };
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'is not a cursor this API gave out' });
-      return z.NEVER;
-    }
+  .regex(CURSOR_PATTERN, 'is not a cursor this API gave out')
+  .transform((value) => {
+    const [, millis = '0', id = ''] = CURSOR_PATTERN.exec(value) ?? [];
+    return { createdAt: new Date(Number(millis)).toISOString(), id };
   })
   .meta({ description: 'The `nextCursor` of the previous page.' });
 
@@ -150,7 +186,16 @@ export const listOrdersQuery = z.strictObject({
   cursor: cursor.optional(),
 });
 
-export const orderIdParams = z.object({ id: z.string().meta({ description: 'Order id.' }) });
+/**
+ * Any path segment a URL can carry: not empty, not "." or ".." (URL parsers resolve those
+ * away), no lone surrogates (not encodable). Ids are UUIDs; any other segment answers 404.
+ */
+const PATH_SEGMENT =
+  /^(?:[^.\ud800-\udfff][^\ud800-\udfff]*|\.[^.\ud800-\udfff][^\ud800-\udfff]*|\.\.[^\ud800-\udfff]+)$/u;
+
+export const orderIdParams = z.object({
+  id: z.string().regex(PATH_SEGMENT).meta({ description: 'Order id (a UUID).' }),
+});
 
 export const cancelOrderRequest = z.strictObject(
   {
@@ -162,6 +207,23 @@ export const cancelOrderRequest = z.strictObject(
 );
 
 export const retryOrderRequest = z.strictObject({}, OBJECT_BODY);
+
+// ---------------------------------------------------------------------------------------------
+// Dashboard session
+
+/** `POST /api/session`: what the dashboard trades for its session cookie. */
+export const sessionRequest = z.strictObject(
+  {
+    username: z.string().min(1, 'must not be empty').max(100, 'must be at most 100 characters'),
+    password: z.string().min(1, 'must not be empty').max(500, 'must be at most 500 characters'),
+  },
+  OBJECT_BODY,
+);
+
+/** Every `/api/session` answer: whether the request now holds a session. */
+export const sessionResponse = z.object({
+  operator: z.boolean().meta({ description: 'Whether the request carries a valid session.' }),
+});
 
 // ---------------------------------------------------------------------------------------------
 // Responses
@@ -299,21 +361,6 @@ export const featureNameParam = featureName.meta({
   description: 'The toggle (names are case-sensitive); any other name answers 404 unknown_feature.',
 });
 
-/**
- * Who made the change, as recorded in the audit row. A label, not an identity: every operator
- * holds the same token, so this is what the operator says their name is.
- */
-export const operatorNameHeader = z
-  .string()
-  .regex(/^[\x20-\x7e]{1,100}$/, 'must be 1 to 100 printable ASCII characters')
-  .refine((value) => value.trim().length > 0, 'must not be blank')
-  .transform((value) => value.trim())
-  .optional()
-  .meta({
-    description: 'Who is making the change, for the audit row; `operator` when absent.',
-    examples: ['alice'],
-  });
-
 export const setFeatureRequest = z.strictObject(
   { enabled: z.boolean('must be true or false') },
   OBJECT_BODY,
@@ -345,6 +392,125 @@ export const featureListResponse = z.object({
     .meta({ description: `The latest ${FEATURE_CHANGES_SHOWN} changes, newest first.` }),
 });
 export type FeatureListResponse = z.infer<typeof featureListResponse>;
+
+// ---------------------------------------------------------------------------------------------
+// Dashboard: system health; demo tools: scenarios and the load generator
+
+/** The dashboard's demo scenarios, by the name in their route. */
+export const SCENARIOS = [
+  'broken-order',
+  'queue-reliability',
+  'monitoring-load',
+  'system-monitoring',
+  'reset',
+] as const;
+
+/** `:name` of `POST /api/scenarios/:name`. */
+export const scenarioNameParam = z.enum(SCENARIOS).meta({
+  description: 'The scenario; any other name answers 404 scenario_not_found.',
+});
+
+/** A load asked for from the page lasts at most this long; the config's default may differ. */
+const MAX_REQUESTED_DURATION_S = 3600;
+
+/**
+ * The optional body of `POST /api/scenarios/:name`: the load of the two load scenarios (the
+ * others take it and ignore it). The rate's ceiling is the running API's LOAD_MAX_RATE_PER_SECOND.
+ */
+export function loadRequest(maxRatePerSecond: number) {
+  return z.strictObject(
+    {
+      ratePerSecond: z
+        .number('must be a number')
+        .positive('must be above 0')
+        .max(maxRatePerSecond, `must be at most ${maxRatePerSecond}`)
+        .optional()
+        .meta({ description: 'Orders per second (at the start, for the ramp).' }),
+      durationSeconds: z
+        .number(`must be an integer from 1 to ${MAX_REQUESTED_DURATION_S}`)
+        .int(`must be an integer from 1 to ${MAX_REQUESTED_DURATION_S}`)
+        .min(1, `must be an integer from 1 to ${MAX_REQUESTED_DURATION_S}`)
+        .max(MAX_REQUESTED_DURATION_S, `must be an integer from 1 to ${MAX_REQUESTED_DURATION_S}`)
+        .optional(),
+    },
+    OBJECT_BODY,
+  );
+}
+
+/** The load generator's run, as `GET`/`DELETE /api/load` and the scenarios answer it. */
+export const loadStatusResponse = z.object({
+  running: z.boolean(),
+  scenario: z.string().nullable(),
+  ratePerSecond: z.number().meta({ description: 'Orders per second right now (0 when stopped).' }),
+  maxRatePerSecond: z.number().nullable(),
+  startedAt: timestamp.nullable(),
+  endsAt: timestamp.nullable(),
+  placed: z.number().int(),
+  failed: z.number().int(),
+  skipped: z.number().int().meta({ description: 'Skipped while too many were in flight.' }),
+  lastError: z.string().nullable(),
+});
+
+const financeModeState = financeModeSchema.required();
+
+const unreachablePart = z
+  .object({ error: z.string() })
+  .meta({ description: 'This part did not answer; the rest of the answer stands.' });
+
+const taskQueueHealth = z.object({
+  name: z.string(),
+  role: z.string(),
+  kind: z.enum(['workflow', 'activity']),
+  pollers: z.number().int(),
+  lastPollAt: timestamp.nullable(),
+  backlog: z.number().int(),
+  backlogAgeMs: z.number(),
+  addRatePerSecond: z.number(),
+  dispatchRatePerSecond: z.number(),
+  workerRateLimitPerSecond: z.number().nullable(),
+});
+
+const temporalPlace = { namespace: z.string(), uiUrl: z.string() };
+const quota = { quotaBytes: z.number().int().nullable() };
+
+/** `GET /api/system`: each part read on its own, `{ error }` when it did not answer. */
+export const systemResponse = z.object({
+  temporal: z.union([
+    z.object({
+      ...temporalPlace,
+      runningWorkflows: z.number().int(),
+      taskQueues: z.array(taskQueueHealth),
+    }),
+    z.object({ ...temporalPlace, ...unreachablePart.shape }),
+  ]),
+  database: z.union([
+    z.object({ ...quota, dialect: z.string(), sizeBytes: z.number().int() }),
+    z.object({ ...quota, ...unreachablePart.shape }),
+  ]),
+  finance: z.union([
+    financeModeState,
+    unreachablePart,
+    z.object({ simulator: z.literal(false), reason: z.string() }),
+  ]),
+  load: loadStatusResponse
+    .nullable()
+    .meta({ description: 'Null when the demo tools are off: there is no load generator.' }),
+  demo: z.boolean().meta({ description: 'Whether the demo scenarios are on (DEMO_SCENARIOS).' }),
+  generatedAt: timestamp,
+});
+export type SystemResponse = z.infer<typeof systemResponse>;
+
+/** What a scenario did: its message and the parts it changed. */
+export const scenarioResponse = z.object({
+  scenario: z.enum(SCENARIOS),
+  message: z.string(),
+  order: orderResponse.optional().meta({ description: 'The order broken-order placed.' }),
+  finance: financeModeState
+    .nullable()
+    .optional()
+    .meta({ description: "The simulator's mode now; null when there is no simulator." }),
+  load: loadStatusResponse.optional(),
+});
 
 export const healthResponse = z.object({ status: z.literal('ok') });
 
@@ -379,6 +545,7 @@ createOrderRequest.register(requestSchemas, { id: 'CreateOrderRequest' });
 cancelOrderRequest.register(requestSchemas, { id: 'CancelOrderRequest' });
 retryOrderRequest.register(requestSchemas, { id: 'RetryOrderRequest' });
 setFeatureRequest.register(requestSchemas, { id: 'SetFeatureRequest' });
+sessionRequest.register(requestSchemas, { id: 'SessionRequest' });
 
 export const responseSchemas = z.registry<{ id: string }>();
 orderResponse.register(responseSchemas, { id: 'Order' });
@@ -391,4 +558,8 @@ readyResponse.register(responseSchemas, { id: 'Ready' });
 featureToggleResponse.register(responseSchemas, { id: 'FeatureToggle' });
 featureToggleChangeResponse.register(responseSchemas, { id: 'FeatureToggleChange' });
 featureListResponse.register(responseSchemas, { id: 'FeatureList' });
+sessionResponse.register(responseSchemas, { id: 'Session' });
+systemResponse.register(responseSchemas, { id: 'System' });
+loadStatusResponse.register(responseSchemas, { id: 'LoadStatus' });
+scenarioResponse.register(responseSchemas, { id: 'ScenarioResult' });
 errorResponse.register(responseSchemas, { id: 'Error' });

@@ -22,6 +22,7 @@ import {
 import type { DemoTools } from '../demo';
 import { isNoSimulator, type FinanceModeState } from '../demo/finance';
 import type { LoadStatus } from '../demo/load';
+import type { SystemResponse } from '../schemas';
 
 const { TaskQueueType, RateLimitSource } = temporal.api.enums.v1;
 
@@ -178,7 +179,8 @@ export function systemRouter(deps: ApiDeps, demo: DemoTools | null): Router {
           'The finance package is unreachable',
         ),
       ]);
-      const body: SystemHealth = {
+      // Typed by the schema the OpenAPI document shows, and by the interface the page reads.
+      const body: SystemHealth & SystemResponse = {
         temporal: {
           namespace: config.TEMPORAL_NAMESPACE,
           uiUrl: config.TEMPORAL_UI_URL,

@@ -78,4 +78,21 @@ void describe('demo tools', () => {
     assert.equal(reset.status, 200, reset.text);
     assert.equal((reset.body as { finance: unknown }).finance, null);
   });
+
+  void test("broken-order refused by the API's own rate limit is a 503 that says so", async () => {
+    const on = await api({
+      DEMO_SCENARIOS: 'on',
+      FINANCE_URL: realFinanceUrl,
+      ORDER_RATE_LIMIT_PER_MINUTE: '1',
+    });
+    const first = await on.call('POST', '/api/scenarios/broken-order');
+    assert.equal(first.status, 200, first.text);
+    const second = await on.call('POST', '/api/scenarios/broken-order');
+    assert.equal(second.status, 503, second.text);
+    assert.equal(second.headers.get('retry-after'), '5');
+    assert.deepEqual(errorOf(second), {
+      code: 'order_refused',
+      message: "The API refused the scenario's order (429 rate_limited)",
+    });
+  });
 });

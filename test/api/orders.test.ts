@@ -368,13 +368,18 @@ void describe('order API', () => {
         assert.deepEqual(Object.keys(doc.paths).sort(), [
           '/api/admin/features',
           '/api/admin/features/{name}',
+          '/api/load',
           '/api/openapi.json',
           '/api/orders',
           '/api/orders/{id}',
           '/api/orders/{id}/cancel',
           '/api/orders/{id}/retry',
+          '/api/scenarios/{name}',
+          '/api/session',
           '/api/stats',
+          '/api/system',
           '/healthz',
+          '/metrics',
           '/readyz',
         ]);
         const limit = doc.paths['/api/orders']?.get?.parameters?.find((p) => p.name === 'limit');
