@@ -7,7 +7,6 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
-import { z } from 'zod';
 import type { User } from '../db/credentials';
 import { ROUTE_ACCESS, STAFF_ROLES, type Access, type Method, type Role } from './access';
 import { jsonBody } from './body';
