@@ -42,6 +42,8 @@ export const ROUTE_ACCESS: readonly RouteAccess[] = [
   { method: 'POST', path: '/api/orders/:id/retry', access: ['operator'] },
   { method: 'GET', path: '/api/stats', access: ['viewer'] },
   { method: 'GET', path: '/api/system', access: ['viewer'] },
+  { method: 'POST', path: '/api/codec/decode', access: ['viewer'] },
+  { method: 'POST', path: '/api/codec/encode', access: ['viewer'] },
   { method: 'GET', path: '/api/admin/features', access: ['admin'] },
   { method: 'PUT', path: '/api/admin/features/:name', access: ['admin'] },
   { method: 'POST', path: '/api/scenarios/:name', access: ['operator'], demo: true },

@@ -5,7 +5,8 @@
 import express from 'express';
 import helmet from 'helmet';
 import { adminRouter } from './admin';
-import { operatorFailureLimit } from './auth';
+import { operatorFailureLimit, requireOperator } from './auth';
+import { codecRouter } from './codec';
 import { dashboardRouter } from './dashboard';
 import type { ApiDeps } from './deps';
 import { errorHandler, notFound } from './errors';
@@ -29,6 +30,15 @@ export function createApiApp(given: ApiDeps): express.Express {
   app.use(opsRouter(deps));
   app.use(ordersRouter(deps));
   app.use(adminRouter(deps));
+  app.use(
+    codecRouter({
+      codecs: deps.temporal.options.loadedDataConverter.payloadCodecs,
+      // Reading customer data is a viewer's right; until roles exist, the operator token.
+      guard: requireOperator(deps.config.OPERATOR_TOKEN),
+      uiUrl: deps.config.TEMPORAL_UI_URL,
+      namespace: deps.config.TEMPORAL_NAMESPACE,
+    }),
+  );
   app.use(dashboardRouter(deps));
   app.use(notFound);
   app.use(errorHandler(deps.log));
