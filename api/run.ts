@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { codecKeyring, encryptedDataConverter } from '../clients/codec';
 import { lazyTemporalClient } from '../clients/temporal';
 import { openDatabase } from '../db';
 import type { Config } from '../domain/config';
@@ -42,9 +43,14 @@ function urlOf(server: Server): string {
 /** Runs the API until SIGINT/SIGTERM. */
 export async function runApi(config: Config, tracing: Tracing): Promise<void> {
   const log = createLogger({ service: 'api', level: config.LOG_LEVEL });
+  // Before anything starts: without its keys the API could not read or start an order's workflow.
+  const dataConverter = encryptedDataConverter(codecKeyring(config));
   const token = operatorToken(config);
   const db = await openDatabase(config.DATABASE_URL);
-  const temporal = lazyTemporalClient(config, { plugins: [tracing.temporalPlugin] });
+  const temporal = lazyTemporalClient(config, {
+    plugins: [tracing.temporalPlugin],
+    dataConverter,
+  });
   const deps = { db, temporal, config: { ...config, OPERATOR_TOKEN: token }, log };
   const app = createApiApp({ ...deps, hooks: faultHooks(process.env) });
 
