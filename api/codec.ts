@@ -25,13 +25,16 @@ const base64 = z
   .max(1_000_000)
   .regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'must be base64');
 
+/** Protobuf's JSON leaves an empty list out: a signal without input sends `{}`. */
 const payloadsBody = z.object({
-  payloads: z.array(
-    z.object({
-      metadata: z.record(z.string(), base64).optional(),
-      data: base64.optional(),
-    }),
-  ),
+  payloads: z
+    .array(
+      z.object({
+        metadata: z.record(z.string(), base64).optional(),
+        data: base64.optional(),
+      }),
+    )
+    .default([]),
 });
 
 type JsonPayload = z.infer<typeof payloadsBody>['payloads'][number];
