@@ -13,8 +13,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import { codecKeyring, encryptedDataConverter } from '../clients/codec';
 import { ensureSearchAttributes } from '../clients/temporal';
 import { temporalConnectionOptions } from '../clients/temporal-connection';
+import { formatCodecKey } from '../domain/codec-keys';
 import { ConfigError, loadConfig, type Config } from '../domain/config';
 import { freeLoopbackPort } from '../worker/metricsServer';
 import { startMonitoring } from './lib/monitoring';
@@ -88,6 +90,26 @@ async function ready(what: string, check: () => Promise<boolean>): Promise<void>
   });
 }
 
+/**
+ * The development key, made on the first start and kept with the data it encrypts (mode 600):
+ * histories recorded before a restart still decode after it.
+ */
+function developmentCodecKeys(): string {
+  const file = join(DATA, 'temporal-codec-keys');
+  if (!existsSync(file)) {
+    mkdirSync(DATA, { recursive: true });
+    writeFileSync(file, formatCodecKey('dev-1', randomBytes(32)), { mode: 0o600 });
+    say(`generated a development encryption key for Temporal payloads in ${file}`);
+  }
+  return readFileSync(file, 'utf8').trim();
+}
+
+/** The API's codec endpoint, as the Web UI (in the browser) reaches it. */
+function codecEndpoint(config: Config): string {
+  const host = config.API_HOST === '0.0.0.0' ? '127.0.0.1' : config.API_HOST;
+  return `http://${host}:${config.API_PORT}/api/codec`;
+}
+
 function hostPort(address: string): { host: string; port: number } {
   const url = new URL(`grpc://${address}`);
   return { host: url.hostname, port: Number(url.port) };
@@ -121,6 +143,7 @@ async function startTemporal(config: Config, metricsPort: number | undefined): P
       dbFile: join(DATA, 'temporal.db'),
       namespace: config.TEMPORAL_NAMESPACE,
       metricsPort,
+      uiCodecEndpoint: codecEndpoint(config),
     }),
     process.env,
   );
@@ -136,7 +159,7 @@ async function startTemporal(config: Config, metricsPort: number | undefined): P
   if (!connection) throw new Error('no Temporal connection');
   const added = await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE);
   if (added.length > 0) say(`registered search attributes: ${added.join(', ')}`);
-  return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  return supervisorClient(connection, config);
 }
 
 /**
@@ -162,6 +185,7 @@ async function startCluster(config: Config): Promise<Client> {
     frontendPort: port,
     namespace: config.TEMPORAL_NAMESPACE,
     uiPort,
+    uiCodecEndpoint: codecEndpoint(config),
   });
   for (const service of Object.values(cluster.temporal.services)) {
     service.onUnexpectedExit = (code, signal) => {
@@ -173,7 +197,13 @@ async function startCluster(config: Config): Promise<Client> {
   }
   if (!cluster.temporal.uiUrl) say('no Web UI: the UI server was not built (see provision.sh)');
   const connection = await Connection.connect(temporalConnectionOptions(config));
-  return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  return supervisorClient(connection, config);
+}
+
+/** The supervisor's own client, with the same codec as the worker and the API. */
+function supervisorClient(connection: Connection, config: Config): Client {
+  const dataConverter = encryptedDataConverter(codecKeyring(config));
+  return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
 }
 
 /** What the summary adds about the cluster: its services' logs and metrics. */
@@ -200,7 +230,13 @@ async function workerPolling(client: Client, taskQueue: string): Promise<boolean
 async function main(): Promise<void> {
   const token = process.env.OPERATOR_TOKEN || randomBytes(24).toString('base64url');
   // The demo tools are what `npm start` is for; a deployment leaves them off (api/demo).
-  const env = { DEMO_SCENARIOS: 'on', ...process.env, OPERATOR_TOKEN: token };
+  const codecKeys = process.env.TEMPORAL_CODEC_KEYS || developmentCodecKeys();
+  const env = {
+    DEMO_SCENARIOS: 'on',
+    ...process.env,
+    OPERATOR_TOKEN: token,
+    TEMPORAL_CODEC_KEYS: codecKeys,
+  };
   const config = loadConfig(env);
   mkdirSync(LOGS, { recursive: true });
 

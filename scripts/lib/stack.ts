@@ -9,8 +9,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { codecKeyring, encryptedDataConverter } from '../../clients/codec';
 import { ensureSearchAttributes } from '../../clients/temporal';
 import { temporalConnectionOptions } from '../../clients/temporal-connection';
+import { formatCodecKey } from '../../domain/codec-keys';
 import { loadConfig } from '../../domain/config';
 import { freeLoopbackPort } from '../../worker/metricsServer';
 import { httpOk, Service, tsxArgs, until } from './processes';
@@ -84,6 +86,8 @@ interface SystemIds {
   finance: number;
   taskQueue: string;
   operatorToken: string;
+  /** A key of the system's own for what it stores in Temporal (TEMPORAL_CODEC_KEYS). */
+  codecKeys: string;
 }
 
 /** The environment every Node service of one system shares. */
@@ -96,6 +100,7 @@ function sharedEnv(options: StackOptions, temporalEnv: Record<string, string>, p
     FINANCE_URL: `http://127.0.0.1:${ports.finance}`,
     FINANCE_PORT: String(ports.finance),
     OPERATOR_TOKEN: ports.operatorToken,
+    TEMPORAL_CODEC_KEYS: ports.codecKeys,
     // One load client posts everything from one address.
     ORDER_RATE_LIMIT_PER_MINUTE: '1000000',
     ...options.env,
@@ -107,6 +112,7 @@ async function newPorts(): Promise<SystemIds> {
     finance: await freeLoopbackPort(),
     taskQueue: `orders-${randomBytes(4).toString('hex')}`,
     operatorToken: randomBytes(24).toString('base64url'),
+    codecKeys: formatCodecKey('stack', randomBytes(32)),
   };
 }
 
@@ -170,6 +176,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     WORKER_METRICS_PORT: String(workerMetrics),
     ...options.env,
   };
+  const dataConverter = encryptedDataConverter(codecKeyring(loadConfig(env)));
   const nodeArgs = options.nodeArgs ?? [];
   const service = (name: PartName, command: string, args: string[]) =>
     new Service({ name, command, args, env, cwd: ROOT, logFile: join(dir, `${name}.log`) });
@@ -201,7 +208,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         await connection.close();
       } else {
         await ensureSearchAttributes(connection, 'default');
-        connected.client = new Client({ connection });
+        connected.client = new Client({ connection, dataConverter });
       }
       return true;
     },
@@ -275,7 +282,11 @@ export async function startScaledStack(options: ScaledStackOptions): Promise<Sca
     apiUrls.push(url);
   }
   const connection = await Connection.connect(temporalConnectionOptions(config));
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const client = new Client({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    dataConverter: encryptedDataConverter(codecKeyring(config)),
+  });
   const running = await launch(['finance', ...workers, ...apis], parts, readiness, () =>
     connection.close(),
   );

@@ -44,6 +44,7 @@ const REQUIRED = {
   TEMPORAL_DB_PASSWORD: 'temporal-secret-2',
   GRAFANA_ADMIN_PASSWORD: 'grafana-secret-3',
   OPERATOR_TOKEN: 'operator-secret-token-4',
+  TEMPORAL_CODEC_KEYS: 'compose-5:BQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQU=',
 };
 
 /** An empty .env, so a developer's own .env cannot change what the test sees. */
