@@ -3,7 +3,9 @@
  * errors an operator meets with a wrong or missing key.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
 import { test } from 'node:test';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import {
@@ -116,3 +118,25 @@ void test('the key config is checked at start-up, with messages naming the varia
   const secret = randomBytes(31).toString('base64');
   assert.doesNotMatch(problem({ TEMPORAL_CODEC_KEYS: `k1:${secret}` }), new RegExp(secret));
 });
+
+const ROOT = resolve(__dirname, '../..');
+
+for (const entry of ['worker/main.ts', 'api/main.ts']) {
+  void test(`${entry} refuses to start without TEMPORAL_CODEC_KEYS, naming it`, () => {
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      TEMPORAL_ADDRESS: '127.0.0.1:1',
+      API_PORT: '0',
+    };
+    delete env.TEMPORAL_CODEC_KEYS;
+    const run = spawnSync(process.execPath, ['--import', 'tsx', entry], {
+      cwd: ROOT,
+      env,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(run.status, 1, run.stderr);
+    assert.match(run.stderr, /Invalid configuration: TEMPORAL_CODEC_KEYS: must be set/);
+    assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
+  });
+}
