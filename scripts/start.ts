@@ -292,6 +292,7 @@ async function main(): Promise<void> {
 
     Dashboard & API    ${api}            (API reference: docs/api.md)
     Temporal Web UI    ${config.TEMPORAL_UI_URL}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows
+                       payloads are encrypted; decoded through ${codecEndpoint(config)} (docs/security.md)
     Finance simulator  ${config.FINANCE_URL}      (PUT /mode to make it flaky, down or slow)
     Operator token     ${token}
     Database           ${config.DATABASE_URL}
