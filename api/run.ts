@@ -44,7 +44,8 @@ function urlOf(server: Server): string {
 export async function runApi(config: Config, tracing: Tracing): Promise<void> {
   const log = createLogger({ service: 'api', level: config.LOG_LEVEL });
   // Before anything starts: without its keys the API could not read or start an order's workflow.
-  const dataConverter = encryptedDataConverter(codecKeyring(config));
+  const keyring = codecKeyring(config);
+  const dataConverter = encryptedDataConverter(keyring);
   const token = operatorToken(config);
   const db = await openDatabase(config.DATABASE_URL);
   const temporal = lazyTemporalClient(config, {
@@ -61,7 +62,12 @@ export async function runApi(config: Config, tracing: Tracing): Promise<void> {
   });
   const url = urlOf(server);
   console.log(`API listening on ${url}`);
-  log.info('api started', { url, database: db.dialect, temporal: config.TEMPORAL_ADDRESS });
+  log.info('api started', {
+    url,
+    database: db.dialect,
+    temporal: config.TEMPORAL_ADDRESS,
+    codecKeyId: keyring.currentKeyId,
+  });
   const reconciler = startReconciler(deps);
 
   const stop = async (signal: string): Promise<void> => {

@@ -46,7 +46,8 @@ function installRuntime(log: Logger, level: Config['LOG_LEVEL'], sdkMetricsPort:
 export async function runWorker(config: Config, tracing: Tracing): Promise<void> {
   const log = createLogger({ service: 'worker', level: config.LOG_LEVEL });
   // Before anything starts: without its keys the worker could not read a single order.
-  const dataConverter = encryptedDataConverter(codecKeyring(config));
+  const keyring = codecKeyring(config);
+  const dataConverter = encryptedDataConverter(keyring);
   const sdkMetricsPort = await freeLoopbackPort();
   installRuntime(log, config.LOG_LEVEL, sdkMetricsPort);
   const metrics = createWorkerMetrics();
@@ -87,6 +88,8 @@ export async function runWorker(config: Config, tracing: Tracing): Promise<void>
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     database: db.dialect,
     finance: config.FINANCE_URL,
+    // The id only: after a rotation, which key new payloads are encrypted under.
+    codecKeyId: keyring.currentKeyId,
     metrics: metricsServer.url,
     workflowBundle: workflowBundle && 'codePath' in workflowBundle ? workflowBundle.codePath : null,
     // Process start to polling: what a restart costs (bundling at start is most of it).
