@@ -4,6 +4,8 @@
 #   docker run order-processing dist/api/main.js        (the default)
 #   docker run order-processing dist/worker/main.js
 #   docker run order-processing dist/finance/main.js    (the finance simulator, for demos only)
+# The API and the worker need TEMPORAL_CODEC_KEYS (<id>:<base64 of 32 random bytes>, the same in
+# every process): the image has no default key, and they refuse to start without one.
 # The production stage runs compiled JavaScript with plain `node`: no tsx, no dev dependencies,
 # and the worker loads the workflow bundle prebuilt by `npm run build` instead of bundling
 # workflows/ at start-up (scripts/build.ts, worker/workflowBundle.ts).

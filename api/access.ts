@@ -22,6 +22,12 @@ export interface RouteAccess {
   access: Access;
   /** Only routed when the demo tools are on (`DEMO_SCENARIOS=on`). */
   demo?: true;
+  /**
+   * The session cookie counts without the dashboard's header: the Temporal Web UI calls these
+   * from its own origin and cannot add one. Only for routes without side effects, whose answers
+   * CORS lets no other origin read.
+   */
+  cookieAlone?: true;
 }
 
 /** Roles in order of what they may do: each admits every role before it. */
@@ -48,6 +54,8 @@ export const ROUTE_ACCESS: readonly RouteAccess[] = [
   { method: 'POST', path: '/api/orders/:id/retry', access: ['operator'] },
   { method: 'GET', path: '/api/stats', access: ['viewer'] },
   { method: 'GET', path: '/api/system', access: ['viewer'] },
+  { method: 'POST', path: '/api/codec/decode', access: ['viewer'], cookieAlone: true },
+  { method: 'POST', path: '/api/codec/encode', access: ['viewer'], cookieAlone: true },
   { method: 'GET', path: '/api/admin/features', access: ['admin'] },
   { method: 'PUT', path: '/api/admin/features/:name', access: ['admin'] },
   { method: 'POST', path: '/api/scenarios/:name', access: ['operator'], demo: true },

@@ -6,6 +6,7 @@ import express from 'express';
 import helmet from 'helmet';
 import { adminRouter } from './admin';
 import { createAuth } from './auth';
+import { codecRouter } from './codec';
 import { dashboardRouter } from './dashboard';
 import type { ApiDeps } from './deps';
 import { errorHandler, notFound } from './errors';
@@ -33,6 +34,15 @@ export function createApiApp(given: ApiDeps): express.Express {
   app.use(opsRouter(deps));
   app.use(ordersRouter(deps));
   app.use(adminRouter(deps));
+  app.use(
+    codecRouter({
+      codecs: deps.temporal.options.loadedDataConverter.payloadCodecs,
+      // Both routes have the same entry: a viewer's right, the cookie counting on its own.
+      guard: deps.auth.guard('POST', '/api/codec/decode'),
+      uiUrl: deps.config.TEMPORAL_UI_URL,
+      namespace: deps.config.TEMPORAL_NAMESPACE,
+    }),
+  );
   app.use(dashboardRouter(deps));
   app.use(notFound);
   app.use(errorHandler(deps.log));

@@ -123,8 +123,8 @@ type Presented =
   | { kind: 'session'; value: string };
 
 /** The session cookie's value, if the request says it comes from the dashboard. */
-function sessionCookie(req: Request): string | undefined {
-  if (req.get(SESSION_HEADER) !== '1') return undefined;
+function sessionCookie(req: Request, cookieAlone = false): string | undefined {
+  if (!cookieAlone && req.get(SESSION_HEADER) !== '1') return undefined;
   for (const pair of (req.get('cookie') ?? '').split(';')) {
     const [name, ...value] = pair.trim().split('=');
     if (name !== SESSION_COOKIE) continue;
@@ -141,13 +141,13 @@ function sessionCookie(req: Request): string | undefined {
  * Only two places count: the `Authorization` header (scheme `Bearer`, any case) and the session
  * cookie with its header. Never the query string, the body or another header.
  */
-function presented(req: Request): Presented {
+function presented(req: Request, cookieAlone: boolean): Presented {
   const header = req.get('authorization');
   if (header !== undefined) {
     const token = /^Bearer +(\S+) *$/i.exec(header)?.[1];
     return token ? { kind: 'bearer', value: token } : { kind: 'malformed' };
   }
-  const cookie = sessionCookie(req);
+  const cookie = sessionCookie(req, cookieAlone);
   return cookie === undefined ? { kind: 'none' } : { kind: 'session', value: cookie };
 }
 
@@ -217,8 +217,8 @@ export function createAuth(deps: Pick<ApiDeps, 'db' | 'config' | 'log'>): Auth {
   }
 
   /** The caller, or an ApiError (401, or 429 once the address failed too often). */
-  async function authenticate(req: Request): Promise<Actor> {
-    const credential = presented(req);
+  async function authenticate(req: Request, cookieAlone: boolean): Promise<Actor> {
+    const credential = presented(req, cookieAlone);
     switch (credential.kind) {
       case 'none':
         throw unauthorized(
@@ -245,15 +245,15 @@ export function createAuth(deps: Pick<ApiDeps, 'db' | 'config' | 'log'>): Auth {
   }
 
   const cache = new Map<string, RequestHandler>();
-  function require(access: Access): RequestHandler {
-    const name = JSON.stringify(access);
+  function require(access: Access, cookieAlone = false): RequestHandler {
+    const name = JSON.stringify([access, cookieAlone]);
     const cached = cache.get(name);
     if (cached) return cached;
     const middleware: RequestHandler =
       access === 'public'
         ? (_req, _res, next) => next()
         : async (req, _res, next) => {
-            const actor = await authenticate(req);
+            const actor = await authenticate(req, cookieAlone);
             if (!permitted(access, actor)) {
               throw new ApiError(
                 403,
@@ -271,7 +271,7 @@ export function createAuth(deps: Pick<ApiDeps, 'db' | 'config' | 'log'>): Auth {
   function guard(method: Method, path: string): RequestHandler {
     const entry = ROUTE_ACCESS.find((route) => route.method === method && route.path === path);
     if (!entry) throw new Error(`${method} ${path} has no entry in ROUTE_ACCESS (api/access.ts)`);
-    return require(entry.access);
+    return require(entry.access, entry.cookieAlone === true);
   }
 
   function knownAddress(username: string, address: string, now: number): boolean {

@@ -5,6 +5,7 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { codecKeyring, encryptedDataConverter } from '../clients/codec';
 import { lazyTemporalClient } from '../clients/temporal';
 import { openDatabase, type Database } from '../db';
 import { ensureFirstAdmin } from '../db/credentials';
@@ -49,8 +50,14 @@ function urlOf(server: Server): string {
 /** Runs the API until SIGINT/SIGTERM. */
 export async function runApi(config: Config, tracing: Tracing): Promise<void> {
   const log = createLogger({ service: 'api', level: config.LOG_LEVEL });
+  // Before anything starts: without its keys the API could not read or start an order's workflow.
+  const keyring = codecKeyring(config);
+  const dataConverter = encryptedDataConverter(keyring);
   const db = await openDatabase(config.DATABASE_URL);
-  const temporal = lazyTemporalClient(config, { plugins: [tracing.temporalPlugin] });
+  const temporal = lazyTemporalClient(config, {
+    plugins: [tracing.temporalPlugin],
+    dataConverter,
+  });
   const deps = { db, temporal, config, log };
   const app = createApiApp({ ...deps, hooks: faultHooks(process.env) });
 
@@ -62,7 +69,12 @@ export async function runApi(config: Config, tracing: Tracing): Promise<void> {
   const url = urlOf(server);
   console.log(`API listening on ${url}`);
   await firstAdmin(db, url, config.ADMIN_PASSWORD);
-  log.info('api started', { url, database: db.dialect, temporal: config.TEMPORAL_ADDRESS });
+  log.info('api started', {
+    url,
+    database: db.dialect,
+    temporal: config.TEMPORAL_ADDRESS,
+    codecKeyId: keyring.currentKeyId,
+  });
   const reconciler = startReconciler(deps);
 
   const stop = async (signal: string): Promise<void> => {

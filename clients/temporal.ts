@@ -8,9 +8,11 @@ import {
   WorkflowExecutionAlreadyStartedError,
   isGrpcDeadlineError,
   type ClientPlugin,
+  type DataConverter,
   type WorkflowExecutionDescription,
   type WorkflowExecutionStatusName,
 } from '@temporalio/client';
+import { decodeOptionalFailureToOptionalError } from '@temporalio/common/lib/internal-non-workflow';
 import { optionalTsToDate } from '@temporalio/common/lib/time';
 import type { OrderActivities } from '../activities/orders';
 import type { Config } from '../domain/config';
@@ -133,7 +135,7 @@ export async function ensureSearchAttributes(
  */
 export function lazyTemporalClient(
   config: TemporalConnectionConfig & Pick<Config, 'TEMPORAL_NAMESPACE'>,
-  options: { plugins?: ClientPlugin[] } = {},
+  options: { plugins?: ClientPlugin[]; dataConverter?: DataConverter } = {},
 ): Client {
   const connection = Connection.lazy(temporalConnectionOptions(config));
   return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, ...options });
@@ -165,16 +167,24 @@ export interface OrderWorkflowFacts {
 
 const PENDING_STATE_PREFIX = 'PENDING_ACTIVITY_STATE_';
 
-function pendingPayment(description: WorkflowExecutionDescription): PendingPayment | null {
+async function pendingPayment(
+  client: Client,
+  description: WorkflowExecutionDescription,
+): Promise<PendingPayment | null> {
   const pending = description.raw.pendingActivities?.find(
     (activity) => activity.activityType?.name === PAYMENT_ACTIVITY,
   );
   if (!pending) return null;
   const state = temporal.api.enums.v1.PendingActivityState[pending.state ?? 0] ?? 'UNKNOWN';
+  // The raw description carries the failure as stored: its message encrypted.
+  const lastFailure = await decodeOptionalFailureToOptionalError(
+    client.options.loadedDataConverter,
+    pending.lastFailure,
+  );
   return {
     attempt: pending.attempt ?? 1,
     state: state.replace(PENDING_STATE_PREFIX, ''),
-    lastFailure: pending.lastFailure?.message ?? null,
+    lastFailure: lastFailure?.message ?? null,
     nextRetryAt: optionalTsToDate(pending.nextAttemptScheduleTime) ?? null,
   };
 }
@@ -210,7 +220,7 @@ export async function describeOrderWorkflow(
     closeTime: description.closeTime ?? null,
     historyLength: description.historyLength,
     state,
-    payment: pendingPayment(description),
+    payment: await pendingPayment(client, description),
   };
 }
 

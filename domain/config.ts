@@ -4,6 +4,7 @@
  */
 import { accessSync, constants, statSync } from 'node:fs';
 import { z } from 'zod';
+import { parseCodecKeys } from './codec-keys';
 import { parseDuration } from './time';
 import { PAYMENT_START_TO_CLOSE_MS } from './temporal';
 
@@ -76,6 +77,24 @@ export const configSchema = z.object({
   TEMPORAL_TLS_KEY: readableFile.optional(),
   TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
   TEMPORAL_API_KEY: z.string().min(1).optional(),
+  /**
+   * AES-256-GCM keys for what the service stores in Temporal (clients/codec.ts): `<id>:<base64 of
+   * 32 bytes>`, comma-separated. Every key decrypts; TEMPORAL_CODEC_KEY_ID (default: the first)
+   * encrypts. Required by the worker and the API; `npm start` keeps a development key in `.data/`.
+   */
+  TEMPORAL_CODEC_KEYS: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined) return undefined;
+      try {
+        return parseCodecKeys(text);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    }),
+  TEMPORAL_CODEC_KEY_ID: z.string().min(1).optional(),
   FINANCE_URL: z.url().default('http://127.0.0.1:3001'),
   /**
    * The finance package wants dates in its own local time: a UTC date from a client in another
@@ -174,8 +193,19 @@ export const configSchema = z.object({
   OTEL_SERVICE_NAMESPACE: z.string().default('orders'),
 });
 
-/** A certificate without its key (or the reverse) cannot make an mTLS handshake. */
+/**
+ * A certificate without its key (or the reverse) cannot make an mTLS handshake; the current codec
+ * key must be one of the listed keys.
+ */
 const withTlsPair = configSchema.superRefine((config, ctx) => {
+  const keyId = config.TEMPORAL_CODEC_KEY_ID;
+  if (keyId !== undefined && !config.TEMPORAL_CODEC_KEYS?.some((entry) => entry.id === keyId)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['TEMPORAL_CODEC_KEY_ID'],
+      message: `names no key in TEMPORAL_CODEC_KEYS (got "${keyId}")`,
+    });
+  }
   const pair = ['TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_KEY'] as const;
   for (const [present, missing] of [pair, [pair[1], pair[0]]] as const) {
     if (config[present] !== undefined && config[missing] === undefined) {

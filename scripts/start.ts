@@ -13,10 +13,12 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
+import { codecKeyring, encryptedDataConverter } from '../clients/codec';
 import { ensureSearchAttributes } from '../clients/temporal';
 import { openDatabase } from '../db';
 import { ensureFirstAdmin } from '../db/credentials';
 import { temporalConnectionOptions } from '../clients/temporal-connection';
+import { formatCodecKey } from '../domain/codec-keys';
 import { ConfigError, loadConfig, type Config } from '../domain/config';
 import { freeLoopbackPort } from '../worker/metricsServer';
 import { startMonitoring } from './lib/monitoring';
@@ -90,6 +92,26 @@ async function ready(what: string, check: () => Promise<boolean>): Promise<void>
   });
 }
 
+/**
+ * The development key, made on the first start and kept with the data it encrypts (mode 600):
+ * histories recorded before a restart still decode after it.
+ */
+function developmentCodecKeys(): string {
+  const file = join(DATA, 'temporal-codec-keys');
+  if (!existsSync(file)) {
+    mkdirSync(DATA, { recursive: true });
+    writeFileSync(file, formatCodecKey('dev-1', randomBytes(32)), { mode: 0o600 });
+    say(`generated a development encryption key for Temporal payloads in ${file}`);
+  }
+  return readFileSync(file, 'utf8').trim();
+}
+
+/** The API's codec endpoint, as the Web UI (in the browser) reaches it. */
+function codecEndpoint(config: Config): string {
+  const host = config.API_HOST === '0.0.0.0' ? '127.0.0.1' : config.API_HOST;
+  return `http://${host}:${config.API_PORT}/api/codec`;
+}
+
 function hostPort(address: string): { host: string; port: number } {
   const url = new URL(`grpc://${address}`);
   return { host: url.hostname, port: Number(url.port) };
@@ -123,6 +145,7 @@ async function startTemporal(config: Config, metricsPort: number | undefined): P
       dbFile: join(DATA, 'temporal.db'),
       namespace: config.TEMPORAL_NAMESPACE,
       metricsPort,
+      uiCodecEndpoint: codecEndpoint(config),
     }),
     process.env,
   );
@@ -138,7 +161,7 @@ async function startTemporal(config: Config, metricsPort: number | undefined): P
   if (!connection) throw new Error('no Temporal connection');
   const added = await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE);
   if (added.length > 0) say(`registered search attributes: ${added.join(', ')}`);
-  return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  return supervisorClient(connection, config);
 }
 
 /**
@@ -164,6 +187,7 @@ async function startCluster(config: Config): Promise<Client> {
     frontendPort: port,
     namespace: config.TEMPORAL_NAMESPACE,
     uiPort,
+    uiCodecEndpoint: codecEndpoint(config),
   });
   for (const service of Object.values(cluster.temporal.services)) {
     service.onUnexpectedExit = (code, signal) => {
@@ -175,7 +199,13 @@ async function startCluster(config: Config): Promise<Client> {
   }
   if (!cluster.temporal.uiUrl) say('no Web UI: the UI server was not built (see provision.sh)');
   const connection = await Connection.connect(temporalConnectionOptions(config));
-  return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  return supervisorClient(connection, config);
+}
+
+/** The supervisor's own client, with the same codec as the worker and the API. */
+function supervisorClient(connection: Connection, config: Config): Client {
+  const dataConverter = encryptedDataConverter(codecKeyring(config));
+  return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
 }
 
 /** What the summary adds about the cluster: its services' logs and metrics. */
@@ -219,10 +249,12 @@ async function signInLine(config: Config): Promise<string> {
 async function main(): Promise<void> {
   // The demo tools are what `npm start` is for; a deployment leaves them off (api/demo). The
   // scrape token is made here so the monitoring stack can scrape the API it starts.
+  const codecKeys = process.env.TEMPORAL_CODEC_KEYS || developmentCodecKeys();
   const env = {
     DEMO_SCENARIOS: 'on',
     ...process.env,
     METRICS_TOKEN: process.env.METRICS_TOKEN || randomBytes(24).toString('base64url'),
+    TEMPORAL_CODEC_KEYS: codecKeys,
   };
   const config = loadConfig(env);
   mkdirSync(LOGS, { recursive: true });
@@ -281,6 +313,7 @@ async function main(): Promise<void> {
 
     Dashboard & API    ${api}            (API reference: docs/api.md)
     Temporal Web UI    ${config.TEMPORAL_UI_URL}/namespaces/${config.TEMPORAL_NAMESPACE}/workflows
+                       payloads are encrypted; decoded through ${codecEndpoint(config)} (docs/security.md)
     Finance simulator  ${config.FINANCE_URL}      (PUT /mode to make it flaky, down or slow)
     Sign in            ${signIn}
     Database           ${config.DATABASE_URL}

@@ -3,6 +3,7 @@
  * connection into the order workers, and shuts them down cleanly on SIGINT/SIGTERM.
  */
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
+import { codecKeyring, encryptedDataConverter } from '../clients/codec';
 import { FinanceClient } from '../clients/finance';
 import { temporalConnectionOptions } from '../clients/temporal-connection';
 import { openDatabase } from '../db';
@@ -44,6 +45,9 @@ function installRuntime(log: Logger, level: Config['LOG_LEVEL'], sdkMetricsPort:
 /** Wires and runs the worker until SIGINT/SIGTERM; `main.ts` starts tracing first. */
 export async function runWorker(config: Config, tracing: Tracing): Promise<void> {
   const log = createLogger({ service: 'worker', level: config.LOG_LEVEL });
+  // Before anything starts: without its keys the worker could not read a single order.
+  const keyring = codecKeyring(config);
+  const dataConverter = encryptedDataConverter(keyring);
   const sdkMetricsPort = await freeLoopbackPort();
   installRuntime(log, config.LOG_LEVEL, sdkMetricsPort);
   const metrics = createWorkerMetrics();
@@ -59,6 +63,7 @@ export async function runWorker(config: Config, tracing: Tracing): Promise<void>
     paymentRatePerSecond: config.PAYMENT_RATE_PER_SECOND,
     shutdownGraceTimeMs: config.WORKER_SHUTDOWN_GRACE,
     plugins: [tracing.workerPlugin],
+    dataConverter,
     // Present in the production build (dist/worker/); from source the worker bundles at start.
     workflowBundle,
     activities: {
@@ -83,6 +88,8 @@ export async function runWorker(config: Config, tracing: Tracing): Promise<void>
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     database: db.dialect,
     finance: config.FINANCE_URL,
+    // The id only: after a rotation, which key new payloads are encrypted under.
+    codecKeyId: keyring.currentKeyId,
     metrics: metricsServer.url,
     workflowBundle: workflowBundle && 'codePath' in workflowBundle ? workflowBundle.codePath : null,
     // Process start to polling: what a restart costs (bundling at start is most of it).

@@ -4,6 +4,7 @@
  * be capped on their own (the old job processed orders at a fixed rate; PAYMENT_RATE_PER_SECOND
  * keeps that option).
  */
+import type { DataConverter } from '@temporalio/common';
 import {
   NativeConnection,
   Worker,
@@ -26,6 +27,8 @@ export interface OrderWorkerOptions {
   namespace?: string;
   taskQueue: string;
   activities: OrderActivityDeps;
+  /** The encryption codec and failure converter (clients/codec.ts): Temporal stores ciphertext. */
+  dataConverter: DataConverter;
   /** Payment activities started per second across the payments queue; 0 or absent = no cap. */
   paymentRatePerSecond?: number;
   /** How long in-flight activities may finish on shutdown before they are cancelled. */
@@ -60,6 +63,7 @@ export async function createOrderWorkers(options: OrderWorkerOptions): Promise<O
     namespace: options.namespace ?? 'default',
     shutdownGraceTime: options.shutdownGraceTimeMs ?? 10_000,
     plugins: options.plugins ?? [],
+    dataConverter: options.dataConverter,
     ...WORKER_TUNING,
   };
   const orders = await Worker.create({

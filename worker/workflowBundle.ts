@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bundleWorkflowCode, DefaultLogger, type WorkflowBundleOption } from '@temporalio/worker';
+import { FAILURE_CONVERTER_PATH } from '../clients/codec';
 
 const BUNDLE_FILES = { plain: 'workflow-bundle.js', traced: 'workflow-bundle-traced.js' };
 
@@ -40,6 +41,8 @@ export async function writeWorkflowBundles(dir: string): Promise<string[]> {
     const { code } = await bundleWorkflowCode({
       workflowsPath,
       workflowInterceptorModules: traced ? [TRACING_WORKFLOW_MODULE] : [],
+      // The workflows' failures are encrypted like the workers' (a bundle fixes its converter).
+      failureConverterPath: FAILURE_CONVERTER_PATH,
       logger,
     });
     const path = workflowBundlePath(traced, dir);

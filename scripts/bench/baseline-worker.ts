@@ -4,6 +4,7 @@
  * same environment variables (TEMPORAL_ADDRESS, TEMPORAL_TASK_QUEUE).
  */
 import { NativeConnection, Worker } from '@temporalio/worker';
+import { codecKeyring, encryptedDataConverter } from '../../clients/codec';
 import { temporalConnectionOptions } from '../../clients/temporal-connection';
 import { loadConfigOrExit } from '../../domain/config';
 import { paymentTaskQueue } from '../../domain/temporal';
@@ -15,7 +16,15 @@ const activities: BaselineActivities = { noop: () => Promise.resolve() };
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
-  const common = { connection, namespace: config.TEMPORAL_NAMESPACE, activities, ...WORKER_TUNING };
+  // The same codec as the order worker: the comparison includes the encryption's cost.
+  const dataConverter = encryptedDataConverter(codecKeyring(config));
+  const common = {
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    activities,
+    dataConverter,
+    ...WORKER_TUNING,
+  };
   const workers = await Promise.all([
     Worker.create({
       ...common,

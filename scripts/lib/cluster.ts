@@ -63,6 +63,8 @@ export interface ClusterOptions {
   tls?: ClusterTls;
   /** Web UI port; without it, no UI (also when the UI server was not built). */
   uiPort?: number;
+  /** The API's codec endpoint, for the Web UI to decode the encrypted payloads; none: off. */
+  uiCodecEndpoint?: string;
   historyShards?: number;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
 }
@@ -391,7 +393,7 @@ export async function startTemporalCluster(options: ClusterOptions): Promise<Tem
     }
 
     if (options.uiPort !== undefined && existsSync(TEMPORAL_UI_SERVER)) {
-      ui = startUi(dir, address, options.uiPort, options.tls);
+      ui = startUi(dir, address, options.uiPort, options.tls, options.uiCodecEndpoint);
       const url = `http://127.0.0.1:${options.uiPort}`;
       await until('the Temporal Web UI', () => httpOk(url), { timeoutMs: 60_000 });
     }
@@ -426,7 +428,13 @@ export async function startTemporalCluster(options: ClusterOptions): Promise<Tem
 }
 
 /** The Web UI server against the frontend, with the frontend's TLS settings when it has them. */
-function startUi(dir: string, address: string, port: number, tls?: ClusterTls): Service {
+function startUi(
+  dir: string,
+  address: string,
+  port: number,
+  tls?: ClusterTls,
+  codecEndpoint?: string,
+): Service {
   const configDir = join(dir, 'ui-config');
   mkdirSync(configDir, { recursive: true });
   writeFileSync(
@@ -437,6 +445,8 @@ function startUi(dir: string, address: string, port: number, tls?: ClusterTls): 
       port,
       enableUi: true,
       defaultNamespace: 'default',
+      // The browser sends the person's API session along: the endpoint decodes only for them.
+      ...(codecEndpoint ? { codec: { endpoint: codecEndpoint, includeCredentials: true } } : {}),
       ...(tls
         ? {
             tls: {

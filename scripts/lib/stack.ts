@@ -9,9 +9,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { codecKeyring, encryptedDataConverter } from '../../clients/codec';
 import { ensureSearchAttributes } from '../../clients/temporal';
 import { temporalConnectionOptions } from '../../clients/temporal-connection';
 import { openDatabase } from '../../db';
+import { formatCodecKey } from '../../domain/codec-keys';
 import { loadConfig } from '../../domain/config';
 import { freeLoopbackPort } from '../../worker/metricsServer';
 import { httpOk, Service, tsxArgs, until } from './processes';
@@ -90,6 +92,8 @@ interface SystemIds {
   finance: number;
   taskQueue: string;
   metricsToken: string;
+  /** A key of the system's own for what it stores in Temporal (TEMPORAL_CODEC_KEYS). */
+  codecKeys: string;
 }
 
 type SystemKeys = Pick<RunningSystem<string>, 'clientToken' | 'viewerToken' | 'operatorToken'>;
@@ -123,6 +127,7 @@ function sharedEnv(options: StackOptions, temporalEnv: Record<string, string>, p
     FINANCE_URL: `http://127.0.0.1:${ports.finance}`,
     FINANCE_PORT: String(ports.finance),
     METRICS_TOKEN: ports.metricsToken,
+    TEMPORAL_CODEC_KEYS: ports.codecKeys,
     // One load client posts everything from one address.
     ORDER_RATE_LIMIT_PER_MINUTE: '1000000',
     ...options.env,
@@ -134,6 +139,7 @@ async function newPorts(): Promise<SystemIds> {
     finance: await freeLoopbackPort(),
     taskQueue: `orders-${randomBytes(4).toString('hex')}`,
     metricsToken: randomBytes(24).toString('base64url'),
+    codecKeys: formatCodecKey('stack', randomBytes(32)),
   };
 }
 
@@ -198,6 +204,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     WORKER_METRICS_PORT: String(workerMetrics),
     ...options.env,
   };
+  const dataConverter = encryptedDataConverter(codecKeyring(loadConfig(env)));
   const nodeArgs = options.nodeArgs ?? [];
   const service = (name: PartName, command: string, args: string[]) =>
     new Service({ name, command, args, env, cwd: ROOT, logFile: join(dir, `${name}.log`) });
@@ -229,7 +236,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         await connection.close();
       } else {
         await ensureSearchAttributes(connection, 'default');
-        connected.client = new Client({ connection });
+        connected.client = new Client({ connection, dataConverter });
       }
       return true;
     },
@@ -305,7 +312,11 @@ export async function startScaledStack(options: ScaledStackOptions): Promise<Sca
     apiUrls.push(url);
   }
   const connection = await Connection.connect(temporalConnectionOptions(config));
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const client = new Client({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    dataConverter: encryptedDataConverter(codecKeyring(config)),
+  });
   const running = await launch(['finance', ...workers, ...apis], parts, readiness, () =>
     connection.close(),
   );

@@ -26,6 +26,8 @@ export interface DevServerOptions {
   /** Serves the server's own Prometheus metrics on this port at /metrics; none: off. */
   metricsPort?: number;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /** The API's codec endpoint, for the Web UI to decode the encrypted payloads; none: off. */
+  uiCodecEndpoint?: string;
 }
 
 export function devServerArgs(options: DevServerOptions): string[] {
@@ -45,5 +47,8 @@ export function devServerArgs(options: DevServerOptions): string[] {
     '--log-level',
     options.logLevel ?? 'warn',
     ...(options.metricsPort === undefined ? [] : ['--metrics-port', String(options.metricsPort)]),
+    ...(options.uiCodecEndpoint === undefined
+      ? []
+      : ['--ui-codec-endpoint', options.uiCodecEndpoint]),
   ];
 }

@@ -19,6 +19,7 @@ import { startTestSystem, type TestSystem } from '../support/system';
 import { createDevServerEnv } from '../support/temporal';
 import { waitFor } from '../support/wait';
 import { orderBody } from './harness';
+import { TEST_CODEC_KEYS } from '../support/codec';
 
 const ROOT = resolve(__dirname, '../..');
 const children = new Set<ChildProcess>();
@@ -32,7 +33,7 @@ interface ApiProcess {
 async function startApiProcess(env: Record<string, string>): Promise<ApiProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'api/main.ts'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', ...env },
+    env: { PATH: process.env.PATH ?? '', TEMPORAL_CODEC_KEYS: TEST_CODEC_KEYS, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);

@@ -15,6 +15,7 @@ import { freshSqliteUrl } from '../support/database';
 import { startTestSystem, type TestSystem } from '../support/system';
 import { orderWorkflowBundle, TEMPORAL_CLI } from '../support/temporal';
 import { waitFor } from '../support/wait';
+import { testDataConverter } from '../support/codec';
 
 export const CHROMIUM = '/usr/bin/chromium';
 const ROOT = resolve(__dirname, '../..');
@@ -66,6 +67,7 @@ export async function startDashboardSystem(): Promise<DashboardSystem> {
       searchAttributes: [orderStatusKey],
       extraArgs: ['--log-level', 'error'],
     },
+    client: { dataConverter: testDataConverter() },
   });
   const uiUrl = `http://127.0.0.1:${uiPort}`;
   const system = await startTestSystem({

@@ -20,6 +20,7 @@ import { createDevServerEnv } from '../support/temporal';
 import { waitFor } from '../support/wait';
 import { freeLoopbackPort } from '../../worker/metricsServer';
 import { workflowBundlePath } from '../../worker/workflowBundle';
+import { TEST_CODEC_KEYS } from '../support/codec';
 
 const ROOT = resolve(__dirname, '../..');
 const DIST = join(ROOT, 'dist');
@@ -37,7 +38,12 @@ function startBuilt(entry: string, env: NodeJS.ProcessEnv): Started {
   // No --import tsx: the built output must run on Node alone.
   const child = spawn(process.execPath, [join(DIST, entry)], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, NODE_ENV: 'production', ...env },
+    env: {
+      PATH: process.env.PATH,
+      NODE_ENV: 'production',
+      TEMPORAL_CODEC_KEYS: TEST_CODEC_KEYS,
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let text = '';

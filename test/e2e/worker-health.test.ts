@@ -15,6 +15,7 @@ import { freeLoopbackPort } from '../../worker/metricsServer';
 import { startFinance, type RunningFinance } from '../support/finance';
 import { createDevServerEnv } from '../support/temporal';
 import { waitFor } from '../support/wait';
+import { TEST_CODEC_KEYS } from '../support/codec';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -44,6 +45,7 @@ void describe("the worker's /healthz", () => {
       cwd: ROOT,
       env: {
         ...process.env,
+        TEMPORAL_CODEC_KEYS: TEST_CODEC_KEYS,
         TEMPORAL_ADDRESS: env.address,
         TEMPORAL_TASK_QUEUE: `orders-${randomUUID()}`,
         DATABASE_URL: postgres.url,

@@ -19,6 +19,7 @@ import { newOrder } from '../support/orders';
 import { createDevServerEnv } from '../support/temporal';
 import { freeLoopbackPort } from '../../worker/metricsServer';
 import { waitFor } from '../support/wait';
+import { TEST_CODEC_KEYS } from '../support/codec';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -47,6 +48,7 @@ void describe('the worker process', () => {
       cwd: ROOT,
       env: {
         ...process.env,
+        TEMPORAL_CODEC_KEYS: TEST_CODEC_KEYS,
         TEMPORAL_ADDRESS: env.address,
         TEMPORAL_TASK_QUEUE: taskQueue,
         DATABASE_URL: databaseUrl,

@@ -45,6 +45,7 @@ const REQUIRED = {
   GRAFANA_ADMIN_PASSWORD: 'grafana-secret-3',
   ADMIN_PASSWORD: 'admin-secret-password-4',
   METRICS_TOKEN: 'metrics-secret-token-5-0123456789abcdef',
+  TEMPORAL_CODEC_KEYS: 'compose-5:BQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQU=',
 };
 
 /** An empty .env, so a developer's own .env cannot change what the test sees. */

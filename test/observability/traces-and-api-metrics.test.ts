@@ -36,6 +36,7 @@ void describe('tracing and API metrics', () => {
     const { startTestSystem } = await import('../support/system');
     const { startApi } = await import('../api/harness');
     const { lazyTemporalClient } = await import('../../clients/temporal');
+    const { testDataConverter } = await import('../support/codec');
     const env = await createDevServerEnv();
     const system = await startTestSystem({
       env,
@@ -44,7 +45,7 @@ void describe('tracing and API metrics', () => {
     });
     const temporal = lazyTemporalClient(
       { TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default' },
-      { plugins: [tracing.temporalPlugin] },
+      { plugins: [tracing.temporalPlugin], dataConverter: testDataConverter() },
     );
     const api = await startApi({
       db: system.db,

@@ -10,7 +10,8 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { randomUUID } from 'node:crypto';
-import type { WorkflowHandle } from '@temporalio/client';
+import { Client, type WorkflowHandle } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { bundleWorkflowCode, DefaultLogger, type WorkflowBundle } from '@temporalio/worker';
 import { FinanceClient } from '../../clients/finance';
 import { orderWorkflowSettings, startOrderWorkflow } from '../../clients/temporal';
@@ -22,6 +23,7 @@ import { workflowIdForOrder } from '../../domain/temporal';
 import { createLogger } from '../../observability/logger';
 import { cancelSignal, retrySignal, type processOrder } from '../../workflows';
 import { createOrderWorkers, type OrderWorkers } from '../../worker/workers';
+import { testDataConverter } from '../support/codec';
 import { freshSqliteUrl } from '../support/database';
 import { startFinance, type RunningFinance } from '../support/finance';
 import { newOrder } from '../support/orders';
@@ -72,11 +74,15 @@ void describe('a deploy while orders are running (dev server)', () => {
     await db?.close();
   });
 
-  async function runWorkers(workflowBundle: WorkflowBundle): Promise<{ stop(): Promise<void> }> {
+  async function runWorkers(
+    workflowBundle: WorkflowBundle,
+    dataConverter: DataConverter,
+  ): Promise<{ stop(): Promise<void> }> {
     const workers: OrderWorkers = await createOrderWorkers({
       connection: devServer().nativeConnection,
       taskQueue,
       workflowBundle,
+      dataConverter,
       activities: {
         orders: db.orders,
         finance: new FinanceClient(finance.url, 5_000),
@@ -94,13 +100,14 @@ void describe('a deploy while orders are running (dev server)', () => {
     };
   }
 
-  async function place(): Promise<{ order: Order; handle: WorkflowHandle<typeof processOrder> }> {
+  /** The previous release stored payloads in clear: its client had no codec. */
+  const plainClient = () => new Client({ connection: devServer().connection });
+
+  async function place(
+    client: Client = devServer().client,
+  ): Promise<{ order: Order; handle: WorkflowHandle<typeof processOrder> }> {
     const order = await db.orders.create(newOrder());
-    await startOrderWorkflow(
-      devServer().client,
-      { taskQueue, settings: orderWorkflowSettings(config) },
-      order,
-    );
+    await startOrderWorkflow(client, { taskQueue, settings: orderWorkflowSettings(config) }, order);
     const handle = devServer().client.workflow.getHandle<typeof processOrder>(
       workflowIdForOrder(order.id),
     );
@@ -124,18 +131,19 @@ void describe('a deploy while orders are running (dev server)', () => {
   }
 
   void test('orders started by the previous release finish on its path after the deploy; new ones take the new path', async () => {
-    // Before the deploy: the previous release's worker; the finance package is down, so both
-    // orders run out of attempts and wait, failed, for an operator.
-    const previous = await runWorkers(await previousReleaseBundle());
+    // Before the deploy: the previous release's worker, storing payloads in clear; the finance
+    // package is down, so both orders run out of attempts and wait, failed, for an operator.
+    const previous = await runWorkers(await previousReleaseBundle(), {});
     await finance.setMode({ mode: 'down' });
-    const toRetry = await place();
-    const toCancel = await place();
+    const toRetry = await place(plainClient());
+    const toCancel = await place(plainClient());
     await failedInSql(toRetry.order);
     await failedInSql(toCancel.order);
     await previous.stop();
 
-    // The deploy: today's worker picks the same task queue up, replaying their histories.
-    const current = await runWorkers(await orderWorkflowBundle());
+    // The deploy: today's worker, with the codec, picks the same task queue up, replaying their
+    // clear histories; what it adds from now on is encrypted.
+    const current = await runWorkers(await orderWorkflowBundle(), testDataConverter());
     try {
       await finance.reset();
       await toRetry.handle.signal(retrySignal);

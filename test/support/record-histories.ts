@@ -1,6 +1,7 @@
 /**
  * Records workflow histories from real runs on the Temporal dev server, as replay fixtures:
- *   npx tsx test/support/record-histories.ts
+ *   npx tsx test/support/record-histories.ts              # in clear, as before the codec
+ *   npx tsx test/support/record-histories.ts --encrypted  # encrypted under the fixture key
  * It records only the scenarios that have no fixture yet: old fixtures stand for workflows already
  * running in production and are never rewritten. Add a scenario when the workflow gains a path
  * worth protecting, run this, and commit the new file.
@@ -13,12 +14,18 @@ import type { processOrder } from '../../workflows';
 import { paymentIdempotencyKey } from '../../activities/orders';
 import { resumeOrderWorkflow } from '../../clients/temporal';
 import { cancelSignal, cancelUpdate, retrySignal, retryUpdate } from '../../workflows';
+import { FIXTURE_CODEC_KEYS, testDataConverter } from './codec';
 import { freshSqliteUrl } from './database';
 import { startTestSystem, type TestSystem } from './system';
 import { createDevServerEnv, TEMPORAL_CLI } from './temporal';
 import { waitFor } from './wait';
 
-const OUT = join(__dirname, '../fixtures/histories');
+const ENCRYPTED = process.argv.includes('--encrypted');
+/** Encrypted histories go apart, each scenario recorded again the way production stores it. */
+const OUT = join(
+  __dirname,
+  ENCRYPTED ? '../fixtures/histories-encrypted' : '../fixtures/histories',
+);
 
 type Handle = WorkflowHandle<typeof processOrder>;
 
@@ -146,18 +153,27 @@ const scenarios: Record<string, (system: TestSystem) => Promise<Handle>> = {
   },
 };
 
+/**
+ * Scenarios today's workflow cannot take any more: a cancel while backing off now waits for a
+ * refund, which the finance package, down in that scenario, never answers.
+ */
+const NOT_RECORDED_AGAIN = new Set(['cancelled-while-backing-off']);
+
 async function main(): Promise<void> {
   mkdirSync(OUT, { recursive: true });
-  const env = await createDevServerEnv();
+  // Without --encrypted: no payload codec, as the service stored histories before it had one.
+  const dataConverter = ENCRYPTED ? testDataConverter(FIXTURE_CODEC_KEYS) : {};
+  const env = await createDevServerEnv({ dataConverter });
   const system = await startTestSystem({
     env,
     databaseUrl: freshSqliteUrl(),
     settings: { maxPaymentAttempts: 2, failedOrderWaitMs: 3000 },
+    dataConverter,
   });
   try {
     for (const [name, run] of Object.entries(scenarios)) {
       const file = join(OUT, `${name}.json`);
-      if (existsSync(file)) continue;
+      if (existsSync(file) || (ENCRYPTED && NOT_RECORDED_AGAIN.has(name))) continue;
       const handle = await run(system);
       // The CLI's JSON is the same format the Temporal UI exports and historyFromJSON reads.
       const json = execFileSync(TEMPORAL_CLI, [

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { WorkflowHandle } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkerPlugin } from '@temporalio/worker';
 import { FinanceClient } from '../../clients/finance';
@@ -12,6 +13,7 @@ import { workflowIdForOrder } from '../../domain/temporal';
 import { createLogger } from '../../observability/logger';
 import type { processOrder } from '../../workflows';
 import { createOrderWorkers } from '../../worker/workers';
+import { testDataConverter } from './codec';
 import { startFinance, type RunningFinance } from './finance';
 import { newOrder } from './orders';
 import { orderWorkflowBundle } from './temporal';
@@ -47,6 +49,8 @@ export interface TestSystemOptions {
   financeLateChargeMs?: number;
   /** Worker plugins (tracing); the workers then bundle the workflows themselves, with them. */
   plugins?: WorkerPlugin[];
+  /** The workers' codec; the same keys as `env`'s client (the test process's own by default). */
+  dataConverter?: DataConverter;
 }
 
 /** Real workers with real activities, a real finance simulator and a real database. */
@@ -73,6 +77,7 @@ export async function startTestSystem(options: TestSystemOptions): Promise<TestS
   const workers = await createOrderWorkers({
     connection: env.nativeConnection,
     taskQueue,
+    dataConverter: options.dataConverter ?? testDataConverter(),
     ...(options.plugins
       ? { plugins: options.plugins }
       : { workflowBundle: await orderWorkflowBundle() }),

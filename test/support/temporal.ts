@@ -8,8 +8,11 @@ import {
   Runtime,
   type WorkflowBundle,
 } from '@temporalio/worker';
+import type { DataConverter } from '@temporalio/common';
+import { FAILURE_CONVERTER_PATH } from '../../clients/codec';
 import { searchAttributeDefinitions } from '../../clients/temporal';
 import { orderStatusKey } from '../../domain/temporal';
+import { testDataConverter } from './codec';
 
 const ROOT = resolve(__dirname, '../..');
 export const TEMPORAL_CLI = join(ROOT, '.tools/bin/temporal');
@@ -32,11 +35,19 @@ function quietRuntime(): void {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
 }
 
+/** Which keys the environment's client encrypts with: the test process's own by default. */
+export interface EnvOptions {
+  dataConverter?: DataConverter;
+}
+
 /** Temporal's Java test server: timers and retry backoffs are skipped while a result is awaited. */
-export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+export async function createTimeSkippingEnv(
+  options: EnvOptions = {},
+): Promise<TestWorkflowEnvironment> {
   quietRuntime();
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: provisioned(TEST_SERVER) } },
+    client: { dataConverter: options.dataConverter ?? testDataConverter() },
   });
   // The test server starts with no custom search attributes (and cannot list them): register them.
   await env.connection.operatorService.addSearchAttributes({
@@ -47,9 +58,12 @@ export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> 
 }
 
 /** The real dev server (the CLI's `server start-dev`), in memory, with visibility. */
-export async function createDevServerEnv(): Promise<TestWorkflowEnvironment> {
+export async function createDevServerEnv(
+  options: EnvOptions = {},
+): Promise<TestWorkflowEnvironment> {
   quietRuntime();
   return TestWorkflowEnvironment.createLocal({
+    client: { dataConverter: options.dataConverter ?? testDataConverter() },
     server: {
       executable: { type: 'existing-path', path: provisioned(TEMPORAL_CLI) },
       ip: '127.0.0.1',
@@ -83,6 +97,7 @@ export function orderWorkflowBundle(): Promise<WorkflowBundle> {
   quietRuntime();
   bundle ??= bundleWorkflowCode({
     workflowsPath: require.resolve('../../workflows'),
+    failureConverterPath: FAILURE_CONVERTER_PATH,
     logger: new DefaultLogger('WARN'),
   });
   return bundle;
