@@ -6,6 +6,7 @@ import express from 'express';
 import helmet from 'helmet';
 import { adminRouter } from './admin';
 import { operatorFailureLimit } from './auth';
+import { bulkRouter } from './bulk';
 import { dashboardRouter } from './dashboard';
 import type { ApiDeps } from './deps';
 import { errorHandler, notFound } from './errors';
@@ -28,6 +29,7 @@ export function createApiApp(given: ApiDeps): express.Express {
   app.use(metricsRouter(deps.metrics));
   app.use(opsRouter(deps));
   app.use(ordersRouter(deps));
+  app.use(bulkRouter(deps));
   app.use(adminRouter(deps));
   app.use(dashboardRouter(deps));
   app.use(notFound);

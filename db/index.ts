@@ -3,8 +3,9 @@ import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Sequelize, Transaction, type Options } from 'sequelize';
 import { SequelizeStorage, Umzug } from 'umzug';
+import { BulkActionRepository } from './bulk';
 import { FeatureToggleRepository } from './features';
-import { defineFeatureModels, defineModels } from './models';
+import { defineBulkModels, defineFeatureModels, defineModels } from './models';
 import { migrations } from './migrations';
 import { OrderRepository, type Dialect } from './orders';
 
@@ -16,6 +17,8 @@ export interface Database {
   orders: OrderRepository;
   /** Feature toggles and their audit rows (read them through a `FeatureToggleService`). */
   features: FeatureToggleRepository;
+  /** Bulk actions and the outcome of each of their orders. */
+  bulk: BulkActionRepository;
   /** Throws when the database cannot answer a trivial query (readiness). */
   ping(): Promise<void>;
   /** Space the database takes on disk, for the storage gauge and its alert. */
@@ -160,6 +163,7 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
     sequelize,
     orders: new OrderRepository(orderModel),
     features: new FeatureToggleRepository(defineFeatureModels(sequelize)),
+    bulk: new BulkActionRepository(defineBulkModels(sequelize), orderModel),
     ping: async () => {
       await sequelize.query('SELECT 1');
     },

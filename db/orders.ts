@@ -1,4 +1,6 @@
 import { Op, QueryTypes, type Sequelize, type WhereOptions } from 'sequelize';
+import type { OrderFilter } from '../domain/bulk';
+import type { PaymentFailureKind } from '../domain/errors';
 import type { NewOrder, Order, OrderStatus, StatusChange } from '../domain/order';
 import { ORDER_STATUSES } from '../domain/order';
 import { boundText, TEXT_LIMITS } from '../domain/text';
@@ -16,6 +18,8 @@ export interface StoredOrder extends Order {
   processedAt: string | null;
   /** The version of the last status write: a new run of the workflow continues after it. */
   statusVersion: number;
+  /** The class of the last payment failure while the order is failed; null otherwise. */
+  failureKind: PaymentFailureKind | null;
 }
 
 /** What the API stores beside a new order. */
@@ -31,9 +35,9 @@ export interface ListPosition {
   id: string;
 }
 
-export interface OrderListQuery {
+/** The listing's filters (every one narrows it) and its page. */
+export interface OrderListQuery extends OrderFilter {
   status?: OrderStatus;
-  customerId?: string;
   limit: number;
   /** Rows strictly after this position (older, or same instant with a smaller id). */
   after?: ListPosition;
@@ -78,7 +82,33 @@ function toOrder(row: OrderRow): StoredOrder {
     workflowStartedAt: iso(row.workflowStartedAt ?? null),
     processedAt: iso(row.processedAt ?? null),
     statusVersion: row.statusVersion,
+    failureKind: (row.failureKind as PaymentFailureKind | null | undefined) ?? null,
   };
+}
+
+/**
+ * The conditions of a filter. Each equality leads one of the indexes migrations 001 and 007
+ * made, ending in (created_at, id): the planner seeks to the filter's first value and reads the
+ * keyset order from the index.
+ */
+export function orderFilterWhere(
+  filter: OrderFilter & { status?: OrderStatus },
+): WhereOptions<OrderRow>[] {
+  const where: WhereOptions<OrderRow>[] = [];
+  const statuses = filter.statuses ?? (filter.status ? [filter.status] : []);
+  if (statuses.length === 1) where.push({ status: statuses[0] as OrderStatus });
+  else if (statuses.length > 1) where.push({ status: { [Op.in]: statuses } });
+  const kinds = filter.failureKinds ?? [];
+  if (kinds.length === 1) where.push({ failureKind: kinds[0] as string });
+  else if (kinds.length > 1) where.push({ failureKind: { [Op.in]: kinds } });
+  if (filter.customerId !== undefined) where.push({ customerId: filter.customerId });
+  if (filter.product !== undefined) where.push({ product: filter.product });
+  if (filter.placedFrom !== undefined)
+    where.push({ createdAt: { [Op.gte]: new Date(filter.placedFrom) } });
+  if (filter.placedTo !== undefined)
+    where.push({ createdAt: { [Op.lte]: new Date(filter.placedTo) } });
+  if (filter.orderIds !== undefined) where.push({ id: { [Op.in]: filter.orderIds } });
+  return where;
 }
 
 export type StatusWrite = 'applied' | 'stale' | 'missing';
@@ -153,13 +183,12 @@ export class OrderRepository {
 
   /**
    * Newest first, keyset-paginated on (created_at, id) so a page costs the same at row 10 and
-   * at row 1,000,000; served by `orders_status_created`, `orders_customer_created` or
-   * `orders_created` depending on the filter.
+   * at row 1,000,000; served by `orders_status_created`, `orders_customer_created`,
+   * `orders_product_created`, `orders_failure_kind_created` or `orders_created` depending on the
+   * filter.
    */
   async list(query: OrderListQuery): Promise<StoredOrder[]> {
-    const where: WhereOptions<OrderRow>[] = [];
-    if (query.status) where.push({ status: query.status });
-    if (query.customerId !== undefined) where.push({ customerId: query.customerId });
+    const where = orderFilterWhere(query);
     if (query.after) {
       const at = new Date(query.after.createdAt);
       // The first condition is a plain range the index can seek to; the second breaks ties.
@@ -209,6 +238,8 @@ export class OrderRepository {
         // Bounded here too, whoever wrote the change: a value too long for the column would be
         // refused by PostgreSQL and SQL Server on every retry, and the order would never move.
         failureReason: boundText(change.failureReason, TEXT_LIMITS.failureReason),
+        // Like the reason: the kind of the failure the order is in now, cleared when it moves on.
+        failureKind: change.failureKind ?? null,
         ...(change.paymentReference
           ? { paymentReference: boundText(change.paymentReference, TEXT_LIMITS.reference) }
           : {}),
@@ -235,6 +266,11 @@ export class OrderRepository {
     return this.rows.count({
       where: { customerId, createdAt: { [Op.between]: [from, to] } },
     });
+  }
+
+  /** How many orders match the filter (a bulk action's preview). */
+  async count(filter: OrderFilter): Promise<number> {
+    return this.rows.count({ where: { [Op.and]: orderFilterWhere(filter) } });
   }
 
   /** One real payment attempt was made for this order. */
