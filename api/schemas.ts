@@ -378,9 +378,9 @@ export const bulkActionRequest = z.strictObject(
       .optional()
       .meta({ description: 'With cancel: stored on every cancelled order.' }),
     ratePerSecond: z
-      .number(`must be a number from 0.1 to ${MAX_BULK_RATE}`)
-      .min(0.1, `must be a number from 0.1 to ${MAX_BULK_RATE}`)
-      .max(MAX_BULK_RATE, `must be a number from 0.1 to ${MAX_BULK_RATE}`)
+      .number(`must be a number from 0.01 to ${MAX_BULK_RATE}`)
+      .min(0.01, `must be a number from 0.01 to ${MAX_BULK_RATE}`)
+      .max(MAX_BULK_RATE, `must be a number from 0.01 to ${MAX_BULK_RATE}`)
       .optional()
       .meta({ description: 'Orders acted on per second; BULK_RATE_PER_SECOND by default.' }),
     confirm: z

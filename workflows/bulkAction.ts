@@ -1,7 +1,7 @@
 /**
  * One bulk action: applies an operator's retry or cancel to every item written when the batch was
- * confirmed, in order, at the batch's rate, through the same order Update as a single action (the
- * `applyBulkItem` activity). Pause, resume and cancel are Updates; progress is a query. The run
+ * confirmed, in order, at the batch's rate (a durable timer between orders), through the same
+ * order Update as a single action (the `applyBulkItem` activity). Pause, resume and cancel are Updates; progress is a query. The run
  * continues as new every `itemsPerRun` items (or when Temporal suggests it), carrying its counts.
  */
 import {
@@ -15,7 +15,6 @@ import {
   log,
   proxyActivities,
   setHandler,
-  sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { BulkActivities } from '../activities/bulk';
@@ -167,7 +166,8 @@ export async function bulkAction(input: BulkActionInput): Promise<BulkProgress> 
           progress: { afterSeq, counts, paused },
         });
       }
-      if (pauseMs > 0) await sleep(pauseMs);
+      // The rate's gap between orders; a cancel ends it at once.
+      if (pauseMs > 0) await condition(() => cancelled, pauseMs);
     }
   }
   await record();
