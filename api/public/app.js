@@ -5,6 +5,7 @@
  * answer, a banner says so and the last numbers stay, marked with their time: never a silent
  * freeze.
  */
+import { BulkPanel } from './bulk.js';
 import { DetailPanel } from './detail.js';
 import { byId, formatTime } from './dom.js';
 import { api, ApiError } from './http.js';
@@ -33,6 +34,7 @@ const detail = new DetailPanel(
   () => void refresh(),
 );
 orders.onChange = () => void refresh();
+const bulk = new BulkPanel(orders, () => operator.signedIn);
 
 /** @param {unknown} error */
 function problemOf(error) {
@@ -102,6 +104,7 @@ async function refresh() {
     loadStats(),
     orders.refresh(),
     detail.refresh(),
+    bulk.refresh(),
   ]);
   showBanner(problems(results));
   timer = setTimeout(() => void refresh(), REFRESH_MS);
