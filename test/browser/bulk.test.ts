@@ -80,7 +80,9 @@ void describe('bulk retry from the dashboard in Chromium', () => {
       })
       .waitFor({ timeout: 120_000 });
     assert.equal(
-      await page.locator('#bulk-bar').evaluate((bar) => (bar as unknown as { value: number }).value),
+      await page
+        .locator('#bulk-bar')
+        .evaluate((bar) => (bar as unknown as { value: number }).value),
       ORDERS,
     );
     await page.click('#bulk-outcomes');
