@@ -51,6 +51,7 @@ export interface ImportedOrder extends NewOrder {
   processedAt?: Date | null;
   workflowStartedAt?: Date | null;
   unitPrice?: string | null;
+  failureKind?: PaymentFailureKind | null;
 }
 
 /** Columns whose per-minute counts the dashboard charts. */
@@ -169,6 +170,7 @@ export class OrderRepository {
         updated_at: order.processedAt ?? order.createdAt,
         processed_at: order.processedAt ?? null,
         workflow_started_at: order.workflowStartedAt ?? order.createdAt,
+        failure_kind: order.failureKind ?? null,
       })),
     );
   }
@@ -188,6 +190,22 @@ export class OrderRepository {
    * filter.
    */
   async list(query: OrderListQuery): Promise<StoredOrder[]> {
+    const statuses = query.statuses ?? [];
+    if (statuses.length > 1) {
+      // `status IN (…)` ordered by time would read and sort every match; one index walk per
+      // status, each stopping at `limit`, merged here, costs `statuses × limit` rows at most.
+      const pages = await Promise.all(
+        statuses.map((status) => this.list({ ...query, statuses: [status] })),
+      );
+      return pages
+        .flat()
+        .sort((a, b) => {
+          // Newest first, then the larger id: the keyset order of one walk (ISO strings sort).
+          const [x, y] = a.createdAt === b.createdAt ? [a.id, b.id] : [a.createdAt, b.createdAt];
+          return x < y ? 1 : x > y ? -1 : 0;
+        })
+        .slice(0, query.limit);
+    }
     const where = orderFilterWhere(query);
     if (query.after) {
       const at = new Date(query.after.createdAt);
