@@ -12,7 +12,7 @@ import {
 import type { OrderAction } from '../domain/order';
 import { boundText, TEXT_LIMITS } from '../domain/text';
 import type { BulkActionItemRow, BulkActionRow, BulkModels, OrderModel } from './models';
-import { orderFilterWhere, type ListPosition } from './orders';
+import { keysetAfter, orderFilterWhere, type ListPosition } from './orders';
 
 /** A confirmed bulk action as stored. */
 export interface BulkActionRecord {
@@ -144,14 +144,7 @@ export class BulkActionRepository {
 
   /** Newest first, keyset-paginated like the orders. */
   async list(query: { limit: number; after?: ListPosition }): Promise<BulkActionRecord[]> {
-    const where: WhereOptions<BulkActionRow>[] = [];
-    if (query.after) {
-      const at = new Date(query.after.createdAt);
-      where.push({ createdAt: { [Op.lte]: at } });
-      where.push({
-        [Op.or]: [{ createdAt: { [Op.lt]: at } }, { id: { [Op.lt]: query.after.id } }],
-      });
-    }
+    const where = (query.after ? keysetAfter(query.after) : []) as WhereOptions<BulkActionRow>[];
     const rows = await this.models.actions.findAll({
       where: { [Op.and]: where },
       order: [

@@ -88,6 +88,18 @@ function toOrder(row: OrderRow): StoredOrder {
 }
 
 /**
+ * Rows strictly after `after` in newest-first (created_at, id) order. The first condition is a
+ * plain range the index can seek to; the second breaks ties.
+ */
+export function keysetAfter(after: ListPosition): WhereOptions<{ createdAt: Date; id: string }>[] {
+  const at = new Date(after.createdAt);
+  return [
+    { createdAt: { [Op.lte]: at } },
+    { [Op.or]: [{ createdAt: { [Op.lt]: at } }, { id: { [Op.lt]: after.id } }] },
+  ];
+}
+
+/**
  * The conditions of a filter. Each equality leads one of the indexes migrations 001 and 007
  * made, ending in (created_at, id): the planner seeks to the filter's first value and reads the
  * keyset order from the index.
@@ -207,14 +219,7 @@ export class OrderRepository {
         .slice(0, query.limit);
     }
     const where = orderFilterWhere(query);
-    if (query.after) {
-      const at = new Date(query.after.createdAt);
-      // The first condition is a plain range the index can seek to; the second breaks ties.
-      where.push({ createdAt: { [Op.lte]: at } });
-      where.push({
-        [Op.or]: [{ createdAt: { [Op.lt]: at } }, { id: { [Op.lt]: query.after.id } }],
-      });
-    }
+    if (query.after) where.push(...keysetAfter(query.after));
     const rows = await this.rows.findAll({
       where: { [Op.and]: where },
       order: [

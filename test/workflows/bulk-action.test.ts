@@ -104,6 +104,25 @@ void describe('bulk action workflow (time-skipping test server)', () => {
     return { batch, handle };
   }
 
+  /**
+   * A batch at one order a minute over `count` failed orders, once it has done the first: the
+   * rest wait for their minute, so the test acts between two orders.
+   */
+  async function slowBatch(count: number, options: Partial<BulkActionInput> = {}) {
+    const failed = await failedOrders(count);
+    const started = await startBatch(failed.customerId, {
+      action: 'retry',
+      ratePerSecond: 1 / 60,
+      ...options,
+    });
+    await waitFor(
+      'the first item',
+      () => doneCount(started.batch.id),
+      (n) => n === 1,
+    );
+    return { ...failed, ...started };
+  }
+
   const doneCount = async (batchId: string) => {
     const counts = await system.db.bulk.counts(batchId);
     return counts.applied + counts.refused + counts.failed;
@@ -170,16 +189,7 @@ void describe('bulk action workflow (time-skipping test server)', () => {
   });
 
   void test('the rate spaces the orders: one a minute means one per minute of workflow time', async () => {
-    const { customerId } = await failedOrders(3);
-    const { batch, handle } = await startBatch(customerId, {
-      action: 'retry',
-      ratePerSecond: 1 / 60,
-    });
-    await waitFor(
-      'the first item',
-      () => doneCount(batch.id),
-      (n) => n === 1,
-    );
+    const { batch, handle } = await slowBatch(3);
     // Real time passes, workflow time does not: the next order waits for its minute.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     assert.equal(await doneCount(batch.id), 1);
@@ -197,16 +207,7 @@ void describe('bulk action workflow (time-skipping test server)', () => {
   });
 
   void test('pause holds the batch however long; resume carries on; controls that do not apply are refused', async () => {
-    const { customerId } = await failedOrders(3);
-    const { batch, handle } = await startBatch(customerId, {
-      action: 'retry',
-      ratePerSecond: 1 / 60,
-    });
-    await waitFor(
-      'the first item',
-      () => doneCount(batch.id),
-      (n) => n === 1,
-    );
+    const { batch, handle } = await slowBatch(3);
     const paused = await handle.executeUpdate(pauseBulkUpdate);
     assert.equal(paused.state, 'paused');
     await assert.rejects(handle.executeUpdate(pauseBulkUpdate), (error: unknown) => {
@@ -230,17 +231,10 @@ void describe('bulk action workflow (time-skipping test server)', () => {
   });
 
   void test('cancel stops the batch: the orders it had not reached stay failed and untouched', async () => {
-    const { customerId, orders } = await failedOrders(4);
-    const { batch, handle } = await startBatch(customerId, {
+    const { batch, handle, orders } = await slowBatch(4, {
       action: 'cancel',
       reason: 'customer closed the account',
-      ratePerSecond: 1 / 60,
     });
-    await waitFor(
-      'the first item',
-      () => doneCount(batch.id),
-      (n) => n === 1,
-    );
     assert.equal((await handle.executeUpdate(cancelBulkUpdate)).state, 'cancelled');
     const result = await handle.result();
     assert.equal(result.state, 'cancelled');
