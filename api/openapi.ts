@@ -4,6 +4,9 @@
  */
 import { z } from 'zod';
 import {
+  bulkItemsQuery,
+  bulkListQuery,
+  exportOrdersQuery,
   featureNameParam,
   idempotencyKeyHeader,
   listOrdersQuery,
@@ -91,6 +94,84 @@ function operatorAction(summary: string, bodyId: string) {
   };
 }
 
+/** Query parameters from a strict zod object, one per field. */
+function queryParameters(shape: Record<string, z.ZodType>) {
+  return Object.entries(shape).map(([name, schema]) =>
+    parameter(name, 'query', schema, !schema.safeParse(undefined).success),
+  );
+}
+
+const bulkIdParam = parameter('id', 'path', orderIdParams.shape.id, true);
+
+/** `/api/bulk-actions` and its sub-routes: every one needs the operator token. */
+function bulkPaths(): Record<string, object> {
+  const security = [{ operatorToken: [] }];
+  const control = (summary: string) => ({
+    post: {
+      summary,
+      security,
+      parameters: [bulkIdParam],
+      responses: {
+        '202': answer('Accepted by the batch workflow; its progress', 'BulkAction'),
+        ...errors(400, 401, 403, 404, 405, 409, 503),
+      },
+    },
+  });
+  return {
+    '/api/orders/export.csv': {
+      get: {
+        summary: 'The filtered order list as CSV, streamed (operator)',
+        security,
+        parameters: queryParameters(exportOrdersQuery.shape),
+        responses: {
+          '200': { description: 'CSV, one line per order', content: { 'text/csv': {} } },
+          ...errors(400, 401, 403, 503),
+        },
+      },
+    },
+    '/api/bulk-actions': {
+      get: {
+        summary: 'Bulk actions, newest first (operator)',
+        security,
+        parameters: queryParameters(bulkListQuery.shape),
+        responses: { '200': answer('A page', 'BulkActionList'), ...errors(400, 401, 403, 503) },
+      },
+      post: {
+        summary: 'Preview (count and sample) or, with `confirm`, start a bulk retry or cancel',
+        security,
+        requestBody: { required: true, content: json(ref('BulkActionRequest')) },
+        responses: {
+          '200': answer('Preview: nothing was touched', 'BulkPreview'),
+          '201': answer('Started', 'BulkAction'),
+          ...errors(400, 401, 403, 413, 415, 503),
+        },
+      },
+    },
+    '/api/bulk-actions/{id}': {
+      get: {
+        summary: 'A bulk action and its progress (operator)',
+        security,
+        parameters: [bulkIdParam],
+        responses: { '200': answer('Progress', 'BulkAction'), ...errors(401, 403, 404, 503) },
+      },
+    },
+    '/api/bulk-actions/{id}/items': {
+      get: {
+        summary: 'The outcome of each order of a bulk action (operator)',
+        security,
+        parameters: [bulkIdParam, ...queryParameters(bulkItemsQuery.shape)],
+        responses: {
+          '200': answer('A page of outcomes', 'BulkActionItems'),
+          ...errors(400, 401, 403, 404, 503),
+        },
+      },
+    },
+    '/api/bulk-actions/{id}/pause': control('Pause a bulk action after the order in hand'),
+    '/api/bulk-actions/{id}/resume': control('Resume a paused bulk action'),
+    '/api/bulk-actions/{id}/cancel': control('Cancel a bulk action; the orders not reached stay'),
+  };
+}
+
 export function openApiDocument(): object {
   return {
     openapi: '3.1.0',
@@ -131,6 +212,7 @@ export function openApiDocument(): object {
       },
       '/api/orders/{id}/cancel': operatorAction('Cancel an order', 'CancelOrderRequest'),
       '/api/orders/{id}/retry': operatorAction('Retry a failed order', 'RetryOrderRequest'),
+      ...bulkPaths(),
       '/api/admin/features': {
         get: {
           summary: 'Every feature toggle with its value, and the latest changes (operator)',
