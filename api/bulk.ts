@@ -46,7 +46,7 @@ import {
 } from './schemas';
 
 export const BULK_ACTIONS_PATH = '/api/bulk-actions';
-const MAX_ID_LENGTH = 64;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
  * Who is acting, for the audit of every batch. The one place to read the request's identity:
@@ -88,7 +88,8 @@ export function bulkRouter(deps: ApiDeps): Router {
   const timeoutMs = () => temporalTimeout(deps);
 
   async function findBatch(id: string): Promise<BulkActionRecord> {
-    const batch = id.length <= MAX_ID_LENGTH ? await db.bulk.get(id) : null;
+    // Batch ids are UUIDs: anything else names no batch, and never reaches the database.
+    const batch = UUID.test(id) ? await db.bulk.get(id) : null;
     if (!batch) {
       throw new ApiError(
         404,

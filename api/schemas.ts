@@ -355,7 +355,7 @@ export const bulkFilter = z
       placedFrom: instant.optional(),
       placedTo: instant.optional(),
       orderIds: z
-        .array(z.string().min(1).max(64))
+        .array(z.string().regex(/^[\x21-\x7e]{1,64}$/, 'must be an order id'))
         .min(1)
         .max(MAX_BULK_ORDER_IDS, `must list at most ${MAX_BULK_ORDER_IDS} orders`)
         .optional()

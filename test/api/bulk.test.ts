@@ -168,6 +168,7 @@ void describe('search, bulk actions and export', () => {
           [{ action: 'retry', filter: { status: ['failed'] }, ratePerSecond: 0 }, 'ratePerSecond'],
           [{ action: 'retry', filter: { status: ['failed'] }, confirm: 'yes' }, 'confirm'],
           [{ action: 'retry', filter: { orderIds: [] } }, 'filter.orderIds'],
+          [{ action: 'retry', filter: { orderIds: ['a\u0000b'] } }, 'filter.orderIds.0'],
         ];
         for (const [json, path] of bodies) {
           const answer = await bulk(json);
@@ -179,6 +180,8 @@ void describe('search, bulk actions and export', () => {
         });
         assert.equal(unknown.status, 404);
         assert.equal(errorOf(unknown).code, 'bulk_action_not_found');
+        const notAnId = await api.call('GET', '/api/bulk-actions/%00x', { headers: AUTH });
+        assert.equal(notAnId.status, 404);
       });
 
       void test('bulk routes and the export need the operator token', async () => {
