@@ -6,6 +6,7 @@ import express from 'express';
 import helmet from 'helmet';
 import { adminRouter } from './admin';
 import { createAuth } from './auth';
+import { bulkRouter } from './bulk';
 import { codecRouter } from './codec';
 import { dashboardRouter } from './dashboard';
 import type { ApiDeps } from './deps';
@@ -33,6 +34,7 @@ export function createApiApp(given: ApiDeps): express.Express {
   app.use(metricsRouter(deps));
   app.use(opsRouter(deps));
   app.use(ordersRouter(deps));
+  app.use(bulkRouter(deps));
   app.use(adminRouter(deps));
   app.use(
     codecRouter({

@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { PayloadDecryptionError } from '../clients/codec';
 import { jsonBody } from './body';
 import { ApiError, methodNotAllowed, parseOr400 } from './errors';
+import { codecPayloads } from './schemas';
 
 /** Where the router serves the protocol's two calls. */
 export const CODEC_PATH = '/api/codec';
@@ -20,24 +21,7 @@ export const CODEC_PATH = '/api/codec';
 const ALLOWED_HEADERS = ['content-type', 'x-namespace', 'authorization'];
 const PREFLIGHT_MAX_AGE_SECONDS = 600;
 
-const base64 = z
-  .string()
-  .max(1_000_000)
-  .regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'must be base64');
-
-/** Protobuf's JSON leaves an empty list out: a signal without input sends `{}`. */
-const payloadsBody = z.object({
-  payloads: z
-    .array(
-      z.object({
-        metadata: z.record(z.string(), base64).optional(),
-        data: base64.optional(),
-      }),
-    )
-    .default([]),
-});
-
-type JsonPayload = z.infer<typeof payloadsBody>['payloads'][number];
+type JsonPayload = z.output<typeof codecPayloads>['payloads'][number];
 
 function fromJson(payload: JsonPayload): Payload {
   return {
@@ -142,7 +126,7 @@ export function codecRouter(options: {
         checkNamespace,
         jsonBody({ required: true }),
         async (req: Request, res: Response) => {
-          const payloads = parseOr400(payloadsBody, req.body).payloads.map(fromJson);
+          const payloads = parseOr400(codecPayloads, req.body).payloads.map(fromJson);
           const done =
             action === 'decode'
               ? await Promise.all(payloads.map((payload, index) => decodeOne(payload, index)))

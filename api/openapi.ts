@@ -9,6 +9,9 @@ import type { Config } from '../domain/config';
 import { ROUTE_ACCESS, STAFF_ROLES, type Access, type RouteAccess } from './access';
 import { SESSION_COOKIE, SESSION_HEADER } from './auth';
 import {
+  bulkItemsQuery,
+  bulkListQuery,
+  exportOrdersQuery,
   featureNameParam,
   idempotencyKeyHeader,
   listOrdersQuery,
@@ -123,11 +126,14 @@ export function admittedRoles(access: Access): string[] {
  * `security` of a route: none when public; a bearer credential (API key or token); and for
  * staff roles also the dashboard's session, which is its cookie AND its header together.
  */
-function securityOf(access: Access): object[] {
-  if (access === 'public') return [];
-  const roles = admittedRoles(access);
+function securityOf(route: RouteAccess): object[] {
+  if (route.access === 'public') return [];
+  const roles = admittedRoles(route.access);
   const staff = roles.some((role) => (STAFF_ROLES as readonly string[]).includes(role));
-  return [{ bearer: [] }, ...(staff ? [{ sessionCookie: [], sessionHeader: [] }] : [])];
+  const session = route.cookieAlone
+    ? { sessionCookie: [] }
+    : { sessionCookie: [], sessionHeader: [] };
+  return [{ bearer: [] }, ...(staff ? [session] : [])];
 }
 
 /** `/api/orders/:id` → `/api/orders/{id}`. */
@@ -348,7 +354,106 @@ const OPERATIONS: Record<string, (context: Context) => Operation> = {
   }),
   'GET /api/load': plain('loadStatus', "The load generator's run", 'The load', 'LoadStatus'),
   'DELETE /api/load': plain('stopLoad', 'Stop the load generator', 'Stopped', 'LoadStatus'),
+  'GET /api/orders/export.csv': ({ errors }) => ({
+    operationId: 'exportOrders',
+    summary: 'The filtered order list as CSV, streamed, newest first',
+    description:
+      'Cells that a spreadsheet would read as a formula (starting `=`, `+`, `-`, `@`, a tab or ' +
+      "a carriage return) are prefixed with `'`.",
+    parameters: queryParameters(exportOrdersQuery.shape),
+    responses: {
+      '200': {
+        description: 'CSV (RFC 4180), a header line, then one line per order',
+        content: { 'text/csv': { schema: { type: 'string' } } },
+      },
+      ...errors(400, 503),
+    },
+  }),
+  'GET /api/bulk-actions': ({ errors }) => ({
+    operationId: 'listBulkActions',
+    summary: 'Bulk actions, newest first',
+    parameters: queryParameters(bulkListQuery.shape),
+    responses: { '200': answer('A page', 'BulkActionList'), ...errors(400, 503) },
+  }),
+  'POST /api/bulk-actions': ({ errors }) => ({
+    operationId: 'createBulkAction',
+    summary: 'Preview (count and sample) or, with `confirm`, start a bulk retry or cancel',
+    description:
+      'Confirmed, the orders the filter matches at that moment are the batch: orders that ' +
+      'match later are not touched. Each gets the same workflow update as a single action.',
+    requestBody: bodyOf('BulkActionRequest', true),
+    responses: {
+      '200': answer('Preview: nothing was touched', 'BulkPreview'),
+      '201': answer('Started', 'BulkAction', LOCATION),
+      ...errors(400, 413, 415, 503),
+    },
+  }),
+  'GET /api/bulk-actions/:id': ({ errors }) => ({
+    operationId: 'getBulkAction',
+    summary: 'A bulk action and its progress (matched, done, outcomes, rate, ETA)',
+    parameters: [bulkIdParam],
+    responses: { '200': answer('Progress', 'BulkAction'), ...errors(404, 503) },
+  }),
+  'GET /api/bulk-actions/:id/items': ({ errors }) => ({
+    operationId: 'listBulkActionItems',
+    summary: 'The outcome of each order of a bulk action',
+    parameters: [bulkIdParam, ...queryParameters(bulkItemsQuery.shape)],
+    responses: { '200': answer('A page of outcomes', 'BulkActionItems'), ...errors(400, 404, 503) },
+  }),
+  'POST /api/bulk-actions/:id/pause': bulkControl(
+    'pauseBulkAction',
+    'Pause after the order in hand',
+  ),
+  'POST /api/bulk-actions/:id/resume': bulkControl('resumeBulkAction', 'Resume a paused batch'),
+  'POST /api/bulk-actions/:id/cancel': bulkControl(
+    'cancelBulkAction',
+    'Cancel the batch; the orders it has not reached stay as they are',
+  ),
+  'POST /api/codec/decode': codecOperation(
+    'codecDecode',
+    'Decrypt payloads for the Temporal Web UI or CLI',
+  ),
+  'POST /api/codec/encode': codecOperation('codecEncode', 'Encrypt payloads as the service does'),
 };
+
+/** Query parameters from a strict zod object, one per field. */
+function queryParameters(shape: Record<string, z.ZodType>) {
+  return Object.entries(shape).map(([name, schema]) =>
+    parameter(name, 'query', schema, !schema.safeParse(undefined).success),
+  );
+}
+
+const bulkIdParam = parameter('id', 'path', orderIdParams.shape.id, true);
+
+function bulkControl(operationId: string, summary: string) {
+  return ({ errors }: Context): Operation => ({
+    operationId,
+    summary,
+    parameters: [bulkIdParam],
+    responses: {
+      '202': answer('Accepted by the batch workflow; its progress', 'BulkAction'),
+      ...errors(404),
+      '409': answer('The batch has finished, or refused (its reason is in `message`)'),
+      ...errors(503),
+    },
+  });
+}
+
+function codecOperation(operationId: string, summary: string) {
+  return ({ errors }: Context): Operation => ({
+    operationId,
+    summary,
+    description:
+      "Temporal's remote codec protocol. `X-Namespace`, when sent, must be the API's namespace " +
+      '(400 otherwise). Here the session cookie counts without `X-Operator-Session`: the Web UI ' +
+      'calls from its own origin, which alone gets CORS headers.',
+    requestBody: bodyOf('CodecPayloads', true),
+    responses: {
+      '200': answer('The payloads, decoded or encoded, in order', 'CodecAnswer'),
+      ...errors(400, 413, 415),
+    },
+  });
+}
 
 /**
  * A route the map names that has no entry in OPERATIONS yet: still listed, with its security,
@@ -384,7 +489,7 @@ function operationFor(route: RouteAccess, context: Context): Operation {
   return {
     ...described,
     description,
-    security: securityOf(route.access),
+    security: securityOf(route),
     'x-roles': admittedRoles(route.access),
     ...(route.demo ? { 'x-demo': true } : {}),
     responses: route.access === 'public' ? described.responses : withAccess(described, context),

@@ -9,23 +9,13 @@ import { Router, type Request, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { UniqueConstraintError } from 'sequelize';
 import {
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowUpdateFailedError,
-  WorkflowUpdateRPCTimeoutOrCancelledError,
-} from '@temporalio/client';
-import {
-  describeOrderWorkflow,
-  orderWorkflowSettings,
-  resumeOrderWorkflow,
-  updateOrderWorkflow,
-} from '../clients/temporal';
+  applyOrderAction,
+  OrderActionFailure,
+  type OrderActionDeps,
+} from '../clients/order-actions';
+import { describeOrderWorkflow, orderWorkflowSettings } from '../clients/temporal';
 import type { StoredOrder } from '../db/orders';
-import {
-  statusRefusal,
-  type OrderAction,
-  type OrderActionAccepted,
-  type OrderStatus,
-} from '../domain/order';
+import type { OrderAction, OrderActionAccepted } from '../domain/order';
 import { temporalUiWorkflowUrl, workflowIdForOrder } from '../domain/temporal';
 import { actorOf, guardOf, type Actor } from './auth';
 import { jsonBody } from './body';
@@ -40,12 +30,15 @@ import {
   unavailable,
   validationError,
 } from './errors';
+import { exportOrdersCsv } from './export';
+import { orderFilterOf } from './filters';
 import { formatCents } from './money';
 import { presentOrder, presentWorkflow } from './present';
 import {
   cancelOrderRequest,
   createOrderRequest,
   encodeCursor,
+  exportOrdersQuery,
   idempotencyKeyHeader,
   listOrdersQuery,
   retryOrderRequest,
@@ -56,6 +49,8 @@ import {
 import { launchOrderWorkflow } from './workflows';
 
 export const ORDERS_PATH = '/api/orders';
+/** The filtered listing as CSV, streamed. */
+export const ORDERS_EXPORT_PATH = `${ORDERS_PATH}/export.csv`;
 const orderLocation = (id: string) => `${ORDERS_PATH}/${encodeURIComponent(id)}`;
 
 /** Ids are UUIDs (64 characters at most in SQL): a longer one cannot name an order. */
@@ -93,24 +88,33 @@ function actionReason(action: 'cancel' | 'retry', body: unknown): string | undef
   return parseOr400(cancelOrderRequest, body ?? {}).reason;
 }
 
-function refusalCode(action: OrderAction): string {
-  return action === 'cancel' ? 'not_cancellable' : 'not_retryable';
+/** The HTTP answer of an action that was not applied. */
+export function actionFailureAnswer(failure: OrderActionFailure): ApiError {
+  switch (failure.kind) {
+    case 'refused':
+      return new ApiError(
+        409,
+        failure.action === 'cancel' ? 'not_cancellable' : 'not_retryable',
+        failure.message,
+      );
+    case 'not_started':
+      return new ApiError(404, 'workflow_not_found', failure.message);
+    case 'temporal_unavailable':
+      return temporalUnavailable();
+    case 'workflow_unresponsive':
+      return unavailable('workflow_unresponsive', failure.message);
+  }
 }
 
-/** 409 with the workflow's own words: its validator refused the action. */
-function refused(action: OrderAction, error: WorkflowUpdateFailedError): ApiError {
-  const reason = error.cause instanceof Error ? error.cause.message : 'The workflow refused';
-  return new ApiError(409, refusalCode(action), reason);
-}
-
-/**
- * For an order whose workflow has closed, the same rules the workflow applies, on the SQL status
- * it left: only a `failed` order can still be retried or cancelled.
- */
-function closedOrderRefusal(action: OrderAction, status: OrderStatus): string | null {
-  const refused = statusRefusal(action, status);
-  if (refused || status === 'failed') return refused;
-  return `The order's workflow is closed while the order is ${status}; nothing can be done to it`;
+/** The shared action path wired from the API's dependencies. */
+export function orderActionDeps(deps: ApiDeps): OrderActionDeps {
+  return {
+    temporal: deps.temporal,
+    orders: deps.db.orders,
+    taskQueue: deps.config.TEMPORAL_TASK_QUEUE,
+    settings: orderWorkflowSettings(deps.config),
+    timeoutMs: temporalTimeout(deps),
+  };
 }
 
 /** Per client address, in memory: one API process; several would each allow the limit. */
@@ -243,8 +247,7 @@ export function ordersRouter(deps: ApiDeps): Router {
     const own = ownOrders(actorOf(req));
     // One extra row says whether there is a next page without a COUNT.
     const rows = await db.orders.list({
-      ...(query.status ? { status: query.status } : {}),
-      ...(query.customerId !== undefined ? { customerId: query.customerId } : {}),
+      ...orderFilterOf(query),
       ...(own !== undefined ? { placedBy: own } : {}),
       ...(query.cursor ? { after: query.cursor } : {}),
       limit: query.limit + 1,
@@ -291,92 +294,20 @@ export function ordersRouter(deps: ApiDeps): Router {
     res.json(body);
   }
 
-  async function temporalReachable(): Promise<boolean> {
-    try {
-      await temporal.withDeadline(Date.now() + temporalTimeout(deps), () =>
-        temporal.workflowService.getSystemInfo({}),
-      );
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
   /**
-   * The workflow decides: its Update accepts or refuses with its own reason, so two operators
-   * racing, or a retry racing a payment that just went through, get the truth. Only when the
-   * workflow has closed does SQL speak: a `failed` order then gets a new run carrying the action.
+   * The workflow decides (`applyOrderAction`, shared with bulk actions); its refusal is a 409
+   * with the workflow's own words, and a workflow that cannot be reached is a 503.
    */
   async function applyAction(
     action: OrderAction,
     order: StoredOrder,
     reason: string | undefined,
   ): Promise<{ accepted: OrderActionAccepted; resumed: boolean }> {
-    const timeoutMs = temporalTimeout(deps);
     try {
-      const accepted = await updateOrderWorkflow(temporal, order.id, action, {
-        ...(reason ? { reason } : {}),
-        timeoutMs,
-      });
-      return { accepted, resumed: false };
+      return await applyOrderAction(orderActionDeps(deps), action, order, { reason });
     } catch (error) {
-      if (error instanceof WorkflowUpdateFailedError) throw refused(action, error);
-      if (error instanceof WorkflowUpdateRPCTimeoutOrCancelledError) {
-        // The same error whether Temporal itself is unreachable or no worker took the update.
-        if (!(await temporalReachable())) {
-          throw temporalUnavailable();
-        }
-        throw unavailable(
-          'workflow_unresponsive',
-          `The order's workflow did not answer within ${timeoutMs} ms (no worker?); the ${action} ` +
-            'may still be applied when one does: check the order before trying again',
-        );
-      }
-      if (!(error instanceof WorkflowNotFoundError)) throw error;
+      throw error instanceof OrderActionFailure ? actionFailureAnswer(error) : error;
     }
-    // No running workflow: not started yet, or closed.
-    const current = (await db.orders.get(order.id)) ?? order;
-    if (!current.workflowStartedAt) {
-      throw new ApiError(
-        404,
-        'workflow_not_found',
-        "The order's workflow has not been started yet; the reconciler will start it",
-      );
-    }
-    const ruleBroken = closedOrderRefusal(action, current.status);
-    if (ruleBroken) throw new ApiError(409, refusalCode(action), ruleBroken);
-    try {
-      await resumeOrderWorkflow(
-        temporal,
-        {
-          taskQueue: config.TEMPORAL_TASK_QUEUE,
-          settings: orderWorkflowSettings(config),
-          timeoutMs,
-        },
-        current,
-        action,
-        reason,
-      );
-    } catch (error) {
-      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-      throw new ApiError(
-        409,
-        refusalCode(action),
-        `Another ${action === 'cancel' ? 'cancel or retry' : 'retry or cancel'} of this order started its workflow again just now`,
-      );
-    }
-    return {
-      accepted: {
-        orderId: current.id,
-        action,
-        status: current.status,
-        message:
-          action === 'cancel'
-            ? "Cancel accepted: the order's workflow had closed, a new run refunds anything charged and ends it cancelled"
-            : "Retry accepted: the order's workflow had closed, a new run charges it again under the same idempotency key",
-      },
-      resumed: true,
-    };
   }
 
   function operatorAction(action: OrderAction) {
@@ -415,6 +346,13 @@ export function ordersRouter(deps: ApiDeps): Router {
       createOrder,
     )
     .all(methodNotAllowed('GET', 'HEAD', 'POST'));
+  // Before `/:id`, which would take `export.csv` for an order id.
+  router
+    .route(ORDERS_EXPORT_PATH)
+    .get(guard('GET', ORDERS_EXPORT_PATH), (req, res) =>
+      exportOrdersCsv(db.orders, orderFilterOf(parseOr400(exportOrdersQuery, req.query)), res),
+    )
+    .all(methodNotAllowed('GET', 'HEAD'));
   router
     .route(`${ORDERS_PATH}/:id`)
     .get(guard('GET', `${ORDERS_PATH}/:id`), orderDetail)

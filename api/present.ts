@@ -16,6 +16,7 @@ export function presentOrder(order: StoredOrder): OrderResponse {
     datePlaced: order.datePlaced,
     status: order.status,
     failureReason: order.failureReason,
+    failureKind: order.failureKind,
     attempts: order.attempts,
     paymentReference: order.paymentReference,
     cancelReason: order.cancelReason,

@@ -4,7 +4,9 @@
  * truth, so the documentation cannot drift from what the code accepts.
  */
 import { z } from 'zod';
+import { PAYMENT_FAILURE_KINDS } from '../domain/errors';
 import { FEATURES, type FeatureName } from '../domain/features';
+import { BULK_STATES } from '../domain/bulk';
 import { financeModeSchema } from '../domain/finance';
 import { ORDER_STATUSES } from '../domain/order';
 import { TEXT_LIMITS } from '../domain/text';
@@ -170,12 +172,45 @@ const cursor = z
   })
   .meta({ description: 'The `nextCursor` of the previous page.' });
 
-export const listOrdersQuery = z.strictObject({
-  status: z
-    .enum(ORDER_STATUSES, `must be one of ${ORDER_STATUSES.join(', ')}`)
+/** A comma-separated list of known values, e.g. `failed,cancelled`: a plain pattern, then split. */
+function commaList<const T extends readonly [string, ...string[]]>(values: T) {
+  const one = `(${values.join('|')})`;
+  return z
+    .string()
+    .max(200)
+    .regex(
+      new RegExp(`^${one}(,${one})*$`),
+      `must be one or more of ${values.join(', ')}, separated by commas`,
+    )
+    .transform((value) => [...new Set(value.split(','))] as T[number][]);
+}
+
+const instant = z.iso.datetime({
+  offset: true,
+  message: 'must be an ISO-8601 date-time with an offset (Z or ±hh:mm)',
+});
+
+/** The filters the listing, the CSV export and bulk actions share, as query parameters. */
+export const orderFilterQuery = {
+  status: commaList(ORDER_STATUSES)
     .optional()
-    .meta({ description: 'Only orders in this status.' }),
+    .meta({ description: 'Only orders in these statuses, comma-separated: `failed,cancelled`.' }),
+  failureKind: commaList(PAYMENT_FAILURE_KINDS).optional().meta({
+    description: 'Only failed orders whose payment failed this way, comma-separated.',
+  }),
   customerId: text(100).optional().meta({ description: "Only this customer's orders." }),
+  product: text(200).optional().meta({ description: 'Only orders of this product.' }),
+  placedFrom: instant
+    .optional()
+    .meta({ description: 'Only orders the API accepted at or after this instant.' }),
+  placedTo: instant.optional().meta({
+    description:
+      'Only orders the API accepted at or before this instant; before `placedFrom`, nothing.',
+  }),
+};
+
+export const listOrdersQuery = z.strictObject({
+  ...orderFilterQuery,
   limit: z.coerce
     .number(`must be an integer from 1 to ${MAX_PAGE_SIZE}`)
     .int(`must be an integer from 1 to ${MAX_PAGE_SIZE}`)
@@ -192,6 +227,9 @@ export const listOrdersQuery = z.strictObject({
  */
 const PATH_SEGMENT =
   /^(?:[^.\ud800-\udfff][^\ud800-\udfff]*|\.[^.\ud800-\udfff][^\ud800-\udfff]*|\.\.[^\ud800-\udfff]+)$/u;
+
+/** The CSV export takes the listing's filters, without paging: it streams every match. */
+export const exportOrdersQuery = z.strictObject(orderFilterQuery);
 
 export const orderIdParams = z.object({
   id: z.string().regex(PATH_SEGMENT).meta({ description: 'Order id (a UUID).' }),
@@ -242,6 +280,10 @@ export const orderResponse = z.object({
   datePlaced: timestamp,
   status: orderStatus,
   failureReason: z.string().nullable(),
+  failureKind: z
+    .enum(PAYMENT_FAILURE_KINDS)
+    .nullable()
+    .meta({ description: 'Class of the payment failure, while the order is failed.' }),
   attempts: z.number().int().meta({ description: 'Payment attempts made so far.' }),
   paymentReference: z
     .string()
@@ -348,6 +390,171 @@ export const statsResponse = z.object({
   generatedAt: timestamp,
 });
 export type StatsResponse = z.infer<typeof statsResponse>;
+
+// ---------------------------------------------------------------------------------------------
+// Codec endpoint (Temporal's remote codec protocol)
+
+const base64 = z
+  .string()
+  .max(1_000_000, 'must be at most 1,000,000 characters')
+  .regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'must be base64');
+
+/** One payload as protobuf's JSON writes it: metadata values and data in base64. */
+const jsonPayload = z.strictObject(
+  {
+    metadata: z.record(z.string().max(200), base64).optional(),
+    data: base64.optional(),
+  },
+  OBJECT_BODY,
+);
+
+/** Protobuf's JSON leaves an empty list out: a signal without input sends `{}`. */
+export const codecPayloads = z.strictObject(
+  {
+    payloads: z.array(jsonPayload).max(1000, 'must list at most 1000 payloads').default([]),
+  },
+  OBJECT_BODY,
+);
+
+// ---------------------------------------------------------------------------------------------
+// Bulk actions
+
+/** Orders a batch may pick by hand. */
+export const MAX_BULK_ORDER_IDS = 1000;
+/** Orders a preview shows. */
+export const BULK_SAMPLE_SIZE = 10;
+export const MAX_BULK_RATE = 100;
+
+export const bulkFilter = z
+  .strictObject(
+    {
+      status: z
+        .array(z.enum(ORDER_STATUSES, `must be one of ${ORDER_STATUSES.join(', ')}`))
+        .min(1)
+        .max(ORDER_STATUSES.length)
+        .optional(),
+      failureKind: z
+        .array(z.enum(PAYMENT_FAILURE_KINDS, `must be one of ${PAYMENT_FAILURE_KINDS.join(', ')}`))
+        .min(1)
+        .max(PAYMENT_FAILURE_KINDS.length)
+        .optional(),
+      customerId: text(100).optional(),
+      product: text(200).optional(),
+      placedFrom: instant.optional(),
+      placedTo: instant.optional(),
+      orderIds: z
+        .array(z.string().regex(/^[\x21-\x7e]{1,64}$/, 'must be an order id'))
+        .min(1)
+        .max(MAX_BULK_ORDER_IDS, `must list at most ${MAX_BULK_ORDER_IDS} orders`)
+        .optional()
+        .meta({ description: 'Orders picked by hand; combined with the other filters.' }),
+    },
+    OBJECT_BODY,
+  )
+  .meta({
+    description:
+      'Which orders: every field narrows the match (the listing filters, as arrays). At least ' +
+      'one field is required, so a batch never covers every order by accident.',
+    minProperties: 1,
+  });
+export type BulkFilterInput = z.output<typeof bulkFilter>;
+
+export const bulkActionRequest = z.strictObject(
+  {
+    action: z.enum(['retry', 'cancel'], 'must be retry or cancel'),
+    filter: bulkFilter,
+    reason: text(TEXT_LIMITS.cancelReason).optional().meta({
+      description:
+        'With cancel: stored on every cancelled order. With retry: kept on the batch as a note.',
+    }),
+    ratePerSecond: z
+      .number(`must be a number from 0.01 to ${MAX_BULK_RATE}`)
+      .min(0.01, `must be a number from 0.01 to ${MAX_BULK_RATE}`)
+      .max(MAX_BULK_RATE, `must be a number from 0.01 to ${MAX_BULK_RATE}`)
+      .optional()
+      .meta({ description: 'Orders acted on per second; BULK_RATE_PER_SECOND by default.' }),
+    confirm: z
+      .boolean('must be true or false')
+      .optional()
+      .meta({ description: 'Absent or false: only a preview. True: the batch starts.' }),
+  },
+  OBJECT_BODY,
+);
+
+export const bulkListQuery = z.strictObject({
+  limit: listOrdersQuery.shape.limit,
+  cursor: cursor.optional(),
+});
+
+export const bulkItemsQuery = z.strictObject({
+  outcome: z
+    .enum(
+      ['applied', 'refused', 'failed', 'pending'],
+      'must be applied, refused, failed or pending',
+    )
+    .optional()
+    .meta({ description: 'Only items with this outcome; `pending`: not reached yet.' }),
+  after: z.coerce
+    .number('must be an item number')
+    .int('must be an item number')
+    .min(0, 'must be an item number')
+    .max(2_147_483_647, 'must be an item number')
+    .optional()
+    .meta({ description: 'The `nextAfter` of the previous page.' }),
+  limit: listOrdersQuery.shape.limit,
+});
+
+const bulkCounts = z.object({
+  applied: z.number().int(),
+  refused: z.number().int(),
+  failed: z.number().int(),
+});
+
+export const bulkActionResponse = z.object({
+  id: z.string(),
+  workflowId: z.string(),
+  action: z.enum(['retry', 'cancel']),
+  filter: z.record(z.string(), z.unknown()),
+  reason: z.string().nullable(),
+  startedBy: z.string(),
+  state: z.enum(BULK_STATES),
+  matched: z.number().int().meta({ description: 'Orders the batch covers, fixed at confirm.' }),
+  done: z.number().int(),
+  counts: bulkCounts,
+  ratePerSecond: z.number(),
+  etaSeconds: z
+    .number()
+    .nullable()
+    .meta({ description: 'Left to do ÷ rate, while running; null otherwise.' }),
+  createdAt: timestamp,
+  finishedAt: timestamp.nullable(),
+});
+export type BulkActionResponse = z.infer<typeof bulkActionResponse>;
+
+export const bulkPreviewResponse = z.object({
+  action: z.enum(['retry', 'cancel']),
+  matched: z.number().int(),
+  sample: z.array(orderResponse).meta({ description: `The newest ${BULK_SAMPLE_SIZE} matches.` }),
+  message: z.string(),
+});
+
+export const bulkListResponse = z.object({
+  bulkActions: z.array(bulkActionResponse),
+  nextCursor: z.string().nullable(),
+});
+
+export const bulkItemsResponse = z.object({
+  items: z.array(
+    z.object({
+      seq: z.number().int(),
+      orderId: z.string(),
+      outcome: z.enum(['applied', 'refused', 'failed']).nullable(),
+      detail: z.string().nullable(),
+      doneAt: timestamp.nullable(),
+    }),
+  ),
+  nextAfter: z.number().int().nullable(),
+});
 
 // ---------------------------------------------------------------------------------------------
 // Admin: feature toggles
@@ -546,6 +753,8 @@ cancelOrderRequest.register(requestSchemas, { id: 'CancelOrderRequest' });
 retryOrderRequest.register(requestSchemas, { id: 'RetryOrderRequest' });
 setFeatureRequest.register(requestSchemas, { id: 'SetFeatureRequest' });
 sessionRequest.register(requestSchemas, { id: 'SessionRequest' });
+bulkActionRequest.register(requestSchemas, { id: 'BulkActionRequest' });
+codecPayloads.register(requestSchemas, { id: 'CodecPayloads' });
 
 export const responseSchemas = z.registry<{ id: string }>();
 orderResponse.register(responseSchemas, { id: 'Order' });
@@ -562,4 +771,11 @@ sessionResponse.register(responseSchemas, { id: 'Session' });
 systemResponse.register(responseSchemas, { id: 'System' });
 loadStatusResponse.register(responseSchemas, { id: 'LoadStatus' });
 scenarioResponse.register(responseSchemas, { id: 'ScenarioResult' });
+bulkActionResponse.register(responseSchemas, { id: 'BulkAction' });
+bulkPreviewResponse.register(responseSchemas, { id: 'BulkPreview' });
+bulkListResponse.register(responseSchemas, { id: 'BulkActionList' });
+bulkItemsResponse.register(responseSchemas, { id: 'BulkActionItems' });
+z.object({
+  payloads: z.array(z.object({ metadata: z.record(z.string(), z.string()), data: z.string() })),
+}).register(responseSchemas, { id: 'CodecAnswer' });
 errorResponse.register(responseSchemas, { id: 'Error' });

@@ -234,15 +234,17 @@ export async function updateOrderWorkflow(
   client: Client,
   orderId: string,
   action: OrderAction,
-  options: { reason?: string; timeoutMs: number },
+  options: { reason?: string; timeoutMs: number; updateId?: string },
 ): Promise<OrderActionAccepted> {
   const handle = client.workflow.getHandle(workflowIdForOrder(orderId));
+  const id = options.updateId ? { updateId: options.updateId } : {};
   return client.withDeadline(Date.now() + options.timeoutMs, () =>
     action === 'cancel'
       ? handle.executeUpdate<OrderActionAccepted, [{ reason?: string }]>(UPDATES.cancel, {
           args: [options.reason ? { reason: options.reason } : {}],
+          ...id,
         })
-      : handle.executeUpdate<OrderActionAccepted, []>(UPDATES.retry),
+      : handle.executeUpdate<OrderActionAccepted, []>(UPDATES.retry, id),
   );
 }
 

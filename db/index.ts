@@ -4,8 +4,9 @@ import { dirname } from 'node:path';
 import { Sequelize, Transaction, type Options } from 'sequelize';
 import { SequelizeStorage, Umzug } from 'umzug';
 import { CredentialRepository } from './credentials';
+import { BulkActionRepository } from './bulk';
 import { FeatureToggleRepository } from './features';
-import { defineFeatureModels, defineModels } from './models';
+import { defineBulkModels, defineFeatureModels, defineModels } from './models';
 import { migrations } from './migrations';
 import { OrderRepository, type Dialect } from './orders';
 
@@ -19,6 +20,8 @@ export interface Database {
   features: FeatureToggleRepository;
   /** Users, API keys and sessions (access control). */
   credentials: CredentialRepository;
+  /** Bulk actions and the outcome of each of their orders. */
+  bulk: BulkActionRepository;
   /** Throws when the database cannot answer a trivial query (readiness). */
   ping(): Promise<void>;
   /** Space the database takes on disk, for the storage gauge and its alert. */
@@ -164,6 +167,7 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
     orders: new OrderRepository(orderModel),
     features: new FeatureToggleRepository(defineFeatureModels(sequelize)),
     credentials: new CredentialRepository(sequelize),
+    bulk: new BulkActionRepository(defineBulkModels(sequelize), orderModel),
     ping: async () => {
       await sequelize.query('SELECT 1');
     },

@@ -36,6 +36,8 @@ export class OrderRow extends Model<InferAttributes<OrderRow>, InferCreationAttr
   declare refundReference: CreationOptional<string | null>;
   // Added by migration 005 (access control).
   declare placedBy: CreationOptional<string | null>;
+  // Added by migration 007 (search and bulk actions).
+  declare failureKind: CreationOptional<string | null>;
 }
 
 /**
@@ -116,7 +118,13 @@ export type OrderModel = typeof OrderRow;
 export function defineModels(sequelize: Sequelize): OrderModel {
   class BoundOrderRow extends OrderRow {}
   BoundOrderRow.init(
-    { ...orderColumns, ...apiOrderColumns, ...cancelOrderColumns, ...placedByColumns },
+    {
+      ...orderColumns,
+      ...apiOrderColumns,
+      ...cancelOrderColumns,
+      ...placedByColumns,
+      ...failureKindColumns,
+    },
     { sequelize, modelName: 'OrderRow', tableName: ORDERS_TABLE, timestamps: true },
   );
   return BoundOrderRow;
@@ -190,4 +198,102 @@ export function defineFeatureModels(sequelize: Sequelize): FeatureModels {
     timestamps: false,
   });
   return { toggles: BoundFeatureToggleRow, changes: BoundFeatureToggleChangeRow };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Failure kinds and bulk actions (migration 007).
+
+/** Column added by migration 007: the class of the last payment failure, for search. */
+export const failureKindColumns = {
+  failureKind: { type: DataTypes.STRING(32), allowNull: true, field: 'failure_kind' },
+} as const;
+
+/** One row per confirmed bulk action: what, which filter, who, and where it stands. */
+export class BulkActionRow extends Model<
+  InferAttributes<BulkActionRow>,
+  InferCreationAttributes<BulkActionRow>
+> {
+  declare id: string;
+  declare action: string;
+  /** The filter as JSON, exactly as confirmed. */
+  declare filter: string;
+  declare reason: string | null;
+  declare startedBy: string;
+  declare state: string;
+  declare ratePerSecond: number;
+  /** Items written at confirm time: the orders the batch will touch, and no others. */
+  declare matched: number;
+  declare createdAt: Date;
+  declare updatedAt: Date;
+  declare finishedAt: Date | null;
+}
+
+/** One row per order of a batch, numbered in the order the batch works through them. */
+export class BulkActionItemRow extends Model<
+  InferAttributes<BulkActionItemRow>,
+  InferCreationAttributes<BulkActionItemRow>
+> {
+  declare bulkActionId: string;
+  declare seq: number;
+  declare orderId: string;
+  /** Null until the batch reaches it; then `applied`, `refused` or `failed`. */
+  declare outcome: string | null;
+  declare detail: string | null;
+  declare doneAt: Date | null;
+}
+
+export const BULK_ACTIONS_TABLE = 'bulk_actions';
+export const BULK_ACTION_ITEMS_TABLE = 'bulk_action_items';
+
+/** Frozen like `orderColumns`: migration 007 creates the tables from these objects. */
+export const bulkActionColumns = {
+  id: { type: DataTypes.STRING(64), primaryKey: true, allowNull: false },
+  action: { type: DataTypes.STRING(16), allowNull: false },
+  filter: { type: DataTypes.TEXT, allowNull: false },
+  reason: { type: DataTypes.STRING(TEXT_LIMITS.cancelReason), allowNull: true },
+  startedBy: { type: DataTypes.STRING(100), allowNull: false, field: 'started_by' },
+  state: { type: DataTypes.STRING(16), allowNull: false },
+  ratePerSecond: { type: DataTypes.DOUBLE, allowNull: false, field: 'rate_per_second' },
+  matched: { type: DataTypes.INTEGER, allowNull: false },
+  createdAt: { type: DataTypes.DATE, allowNull: false, field: 'created_at' },
+  updatedAt: { type: DataTypes.DATE, allowNull: false, field: 'updated_at' },
+  finishedAt: { type: DataTypes.DATE, allowNull: true, field: 'finished_at' },
+} as const;
+
+export const bulkActionItemColumns = {
+  bulkActionId: {
+    type: DataTypes.STRING(64),
+    primaryKey: true,
+    allowNull: false,
+    field: 'bulk_action_id',
+  },
+  seq: { type: DataTypes.INTEGER, primaryKey: true, allowNull: false },
+  orderId: { type: DataTypes.STRING(64), allowNull: false, field: 'order_id' },
+  outcome: { type: DataTypes.STRING(16), allowNull: true },
+  detail: { type: DataTypes.STRING(TEXT_LIMITS.failureReason), allowNull: true },
+  doneAt: { type: DataTypes.DATE, allowNull: true, field: 'done_at' },
+} as const;
+
+export interface BulkModels {
+  actions: typeof BulkActionRow;
+  items: typeof BulkActionItemRow;
+}
+
+/** The bulk-action models bound to this connection, like `defineModels` for orders. */
+export function defineBulkModels(sequelize: Sequelize): BulkModels {
+  class BoundBulkActionRow extends BulkActionRow {}
+  BoundBulkActionRow.init(bulkActionColumns, {
+    sequelize,
+    modelName: 'BulkActionRow',
+    tableName: BULK_ACTIONS_TABLE,
+    timestamps: true,
+  });
+  class BoundBulkActionItemRow extends BulkActionItemRow {}
+  BoundBulkActionItemRow.init(bulkActionItemColumns, {
+    sequelize,
+    modelName: 'BulkActionItemRow',
+    tableName: BULK_ACTION_ITEMS_TABLE,
+    timestamps: false,
+  });
+  return { actions: BoundBulkActionRow, items: BoundBulkActionItemRow };
 }

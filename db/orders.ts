@@ -1,4 +1,6 @@
 import { Op, QueryTypes, type Sequelize, type WhereOptions } from 'sequelize';
+import type { OrderFilter } from '../domain/bulk';
+import type { PaymentFailureKind } from '../domain/errors';
 import type { NewOrder, Order, OrderStatus, StatusChange } from '../domain/order';
 import { ORDER_STATUSES } from '../domain/order';
 import { boundText, TEXT_LIMITS } from '../domain/text';
@@ -18,6 +20,8 @@ export interface StoredOrder extends Order {
   statusVersion: number;
   /** Who placed it (`client:<name>`, `user:<name>`); null on orders older than access control. */
   placedBy: string | null;
+  /** The class of the last payment failure while the order is failed; null otherwise. */
+  failureKind: PaymentFailureKind | null;
 }
 
 /** What the API stores beside a new order. */
@@ -34,11 +38,9 @@ export interface ListPosition {
   id: string;
 }
 
-export interface OrderListQuery {
+/** The listing's filters (every one narrows it) and its page. */
+export interface OrderListQuery extends OrderFilter {
   status?: OrderStatus;
-  customerId?: string;
-  /** Only orders this identity placed (a client reads its own orders only). */
-  placedBy?: string;
   limit: number;
   /** Rows strictly after this position (older, or same instant with a smaller id). */
   after?: ListPosition;
@@ -52,6 +54,7 @@ export interface ImportedOrder extends NewOrder {
   processedAt?: Date | null;
   workflowStartedAt?: Date | null;
   unitPrice?: string | null;
+  failureKind?: PaymentFailureKind | null;
 }
 
 /** Columns whose per-minute counts the dashboard charts. */
@@ -84,7 +87,46 @@ function toOrder(row: OrderRow): StoredOrder {
     processedAt: iso(row.processedAt ?? null),
     statusVersion: row.statusVersion,
     placedBy: row.placedBy ?? null,
+    failureKind: (row.failureKind as PaymentFailureKind | null | undefined) ?? null,
   };
+}
+
+/**
+ * Rows strictly after `after` in newest-first (created_at, id) order. The first condition is a
+ * plain range the index can seek to; the second breaks ties.
+ */
+export function keysetAfter(after: ListPosition): WhereOptions<{ createdAt: Date; id: string }>[] {
+  const at = new Date(after.createdAt);
+  return [
+    { createdAt: { [Op.lte]: at } },
+    { [Op.or]: [{ createdAt: { [Op.lt]: at } }, { id: { [Op.lt]: after.id } }] },
+  ];
+}
+
+/**
+ * The conditions of a filter. Each equality leads one of the indexes migrations 001 and 007
+ * made, ending in (created_at, id): the planner seeks to the filter's first value and reads the
+ * keyset order from the index.
+ */
+export function orderFilterWhere(
+  filter: OrderFilter & { status?: OrderStatus },
+): WhereOptions<OrderRow>[] {
+  const where: WhereOptions<OrderRow>[] = [];
+  const statuses = filter.statuses ?? (filter.status ? [filter.status] : []);
+  if (statuses.length === 1) where.push({ status: statuses[0] as OrderStatus });
+  else if (statuses.length > 1) where.push({ status: { [Op.in]: statuses } });
+  const kinds = filter.failureKinds ?? [];
+  if (kinds.length === 1) where.push({ failureKind: kinds[0] as string });
+  else if (kinds.length > 1) where.push({ failureKind: { [Op.in]: kinds } });
+  if (filter.customerId !== undefined) where.push({ customerId: filter.customerId });
+  if (filter.product !== undefined) where.push({ product: filter.product });
+  if (filter.placedFrom !== undefined)
+    where.push({ createdAt: { [Op.gte]: new Date(filter.placedFrom) } });
+  if (filter.placedTo !== undefined)
+    where.push({ createdAt: { [Op.lte]: new Date(filter.placedTo) } });
+  if (filter.orderIds !== undefined) where.push({ id: { [Op.in]: filter.orderIds } });
+  if (filter.placedBy !== undefined) where.push({ placedBy: filter.placedBy });
+  return where;
 }
 
 export type StatusWrite = 'applied' | 'stale' | 'missing';
@@ -145,6 +187,7 @@ export class OrderRepository {
         updated_at: order.processedAt ?? order.createdAt,
         processed_at: order.processedAt ?? null,
         workflow_started_at: order.workflowStartedAt ?? order.createdAt,
+        failure_kind: order.failureKind ?? null,
       })),
     );
   }
@@ -159,22 +202,29 @@ export class OrderRepository {
 
   /**
    * Newest first, keyset-paginated on (created_at, id) so a page costs the same at row 10 and
-   * at row 1,000,000; served by `orders_status_created`, `orders_customer_created` or
-   * `orders_created` depending on the filter.
+   * at row 1,000,000; served by `orders_status_created`, `orders_customer_created`,
+   * `orders_product_created`, `orders_failure_kind_created` or `orders_created` depending on the
+   * filter.
    */
   async list(query: OrderListQuery): Promise<StoredOrder[]> {
-    const where: WhereOptions<OrderRow>[] = [];
-    if (query.status) where.push({ status: query.status });
-    if (query.customerId !== undefined) where.push({ customerId: query.customerId });
-    if (query.placedBy !== undefined) where.push({ placedBy: query.placedBy });
-    if (query.after) {
-      const at = new Date(query.after.createdAt);
-      // The first condition is a plain range the index can seek to; the second breaks ties.
-      where.push({ createdAt: { [Op.lte]: at } });
-      where.push({
-        [Op.or]: [{ createdAt: { [Op.lt]: at } }, { id: { [Op.lt]: query.after.id } }],
-      });
+    const statuses = query.statuses ?? [];
+    if (statuses.length > 1) {
+      // `status IN (…)` ordered by time would read and sort every match; one index walk per
+      // status, each stopping at `limit`, merged here, costs `statuses × limit` rows at most.
+      const pages = await Promise.all(
+        statuses.map((status) => this.list({ ...query, statuses: [status] })),
+      );
+      return pages
+        .flat()
+        .sort((a, b) => {
+          // Newest first, then the larger id: the keyset order of one walk (ISO strings sort).
+          const [x, y] = a.createdAt === b.createdAt ? [a.id, b.id] : [a.createdAt, b.createdAt];
+          return x < y ? 1 : x > y ? -1 : 0;
+        })
+        .slice(0, query.limit);
     }
+    const where = orderFilterWhere(query);
+    if (query.after) where.push(...keysetAfter(query.after));
     const rows = await this.rows.findAll({
       where: { [Op.and]: where },
       order: [
@@ -216,6 +266,8 @@ export class OrderRepository {
         // Bounded here too, whoever wrote the change: a value too long for the column would be
         // refused by PostgreSQL and SQL Server on every retry, and the order would never move.
         failureReason: boundText(change.failureReason, TEXT_LIMITS.failureReason),
+        // Like the reason: the kind of the failure the order is in now, cleared when it moves on.
+        failureKind: change.failureKind ?? null,
         ...(change.paymentReference
           ? { paymentReference: boundText(change.paymentReference, TEXT_LIMITS.reference) }
           : {}),
@@ -242,6 +294,11 @@ export class OrderRepository {
     return this.rows.count({
       where: { customerId, createdAt: { [Op.between]: [from, to] } },
     });
+  }
+
+  /** How many orders match the filter (a bulk action's preview). */
+  async count(filter: OrderFilter): Promise<number> {
+    return this.rows.count({ where: { [Op.and]: orderFilterWhere(filter) } });
   }
 
   /** One real payment attempt was made for this order. */

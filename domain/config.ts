@@ -113,6 +113,8 @@ export const configSchema = z.object({
   PAYMENT_RATE_PER_SECOND: z.coerce.number().min(0).default(0),
   /** How long a failed order's workflow waits for an operator's retry or cancel. */
   FAILED_ORDER_WAIT: duration('7d'),
+  /** Orders a bulk action acts on per second, unless the operator gives the batch its own rate. */
+  BULK_RATE_PER_SECOND: z.coerce.number().positive().max(100).default(10),
   /** How long the worker lets in-flight activities finish on SIGTERM before cancelling them. */
   WORKER_SHUTDOWN_GRACE: duration('10s'),
   /**

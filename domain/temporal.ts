@@ -55,3 +55,27 @@ export function temporalUiWorkflowUrl(
  * shorter, so a hung call fails in the activity with a clear reason instead of timing out the attempt.
  */
 export const PAYMENT_START_TO_CLOSE_MS = 30_000;
+
+/** The batch workflow that applies one operator action to many orders (`workflows/bulkAction.ts`). */
+export const BULK_ACTION_WORKFLOW_TYPE = 'bulkAction';
+
+/** Workflow id = `bulk-<batchId>`: confirming a batch twice can never start two workflows. */
+export function workflowIdForBulkAction(batchId: string): string {
+  return `bulk-${batchId}`;
+}
+
+/**
+ * Batches run on their own task queue, derived like the payments queue: a large batch never
+ * queues in front of the order workflows' own tasks.
+ */
+export function bulkTaskQueue(orderTaskQueue: string): string {
+  return `${orderTaskQueue}-bulk`;
+}
+
+/** A batch's controls (Updates, so the caller hears a refusal) and its progress query. */
+export const BULK_UPDATES = {
+  pause: 'pauseBulkAction',
+  resume: 'resumeBulkAction',
+  cancel: 'cancelBulkAction',
+} as const;
+export const BULK_QUERIES = { progress: 'bulkProgress' } as const;

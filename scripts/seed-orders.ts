@@ -57,6 +57,7 @@ function seedOrder(index: number, count: number, now: number, spanMs: number): I
     status,
     createdAt,
     processedAt: status === 'processed' ? new Date(createdAt.getTime() + 1_500) : null,
+    failureKind: status === 'failed' ? (index % 3 === 0 ? 'rejected' : 'retries_exhausted') : null,
   };
 }
 

@@ -5,6 +5,7 @@
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel } from '@temporalio/worker';
 import { codecKeyring, encryptedDataConverter } from '../clients/codec';
 import { FinanceClient } from '../clients/finance';
+import { lazyTemporalClient, orderWorkflowSettings } from '../clients/temporal';
 import { temporalConnectionOptions } from '../clients/temporal-connection';
 import { openDatabase } from '../db';
 import { FeatureToggleService } from '../db/features';
@@ -13,6 +14,7 @@ import type { Tracing } from '../observability/tracing';
 import { createLogger, type Logger } from '../observability/logger';
 import { collectProcessMetrics, createWorkerMetrics } from '../observability/metrics';
 import { workerHealthCheck } from './health';
+import { TEMPORAL_CALL_TIMEOUT_MS } from '../api/deps';
 import { freeLoopbackPort, startMetricsServer } from './metricsServer';
 import { prebuiltWorkflowBundle } from './workflowBundle';
 import { createOrderWorkers } from './workers';
@@ -73,6 +75,18 @@ export async function runWorker(config: Config, tracing: Tracing): Promise<void>
       financeTimeZone: config.FINANCE_TIMEZONE,
       features: new FeatureToggleService(db.features, { ttlMs: config.FEATURE_CACHE_TTL }),
       metrics,
+    },
+    // Bulk actions reach each order's workflow as the API does, through a client.
+    bulk: {
+      bulk: db.bulk,
+      orders: db.orders,
+      actions: {
+        temporal: lazyTemporalClient(config, { dataConverter }),
+        taskQueue: config.TEMPORAL_TASK_QUEUE,
+        settings: orderWorkflowSettings(config),
+        timeoutMs: TEMPORAL_CALL_TIMEOUT_MS,
+      },
+      log,
     },
   });
   const metricsServer = await startMetricsServer({

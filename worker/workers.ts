@@ -13,8 +13,9 @@ import {
   type WorkflowBundleOption,
   type WorkerStatus,
 } from '@temporalio/worker';
+import { createBulkActivities, type BulkActivityDeps } from '../activities/bulk';
 import { createOrderActivities, type OrderActivityDeps } from '../activities/orders';
-import { paymentTaskQueue } from '../domain/temporal';
+import { bulkTaskQueue, paymentTaskQueue } from '../domain/temporal';
 
 /**
  * Worker settings shared by both task queues (and the benchmark's baseline worker, so the two are
@@ -40,13 +41,15 @@ export interface OrderWorkerOptions {
   workflowBundle?: WorkflowBundleOption;
   /** e.g. tracing's interceptors and workflow span sink. */
   plugins?: WorkerPlugin[];
+  /** Bulk actions' dependencies: with them, a third worker runs the batches' queue. */
+  bulk?: BulkActivityDeps;
 }
 
 export interface OrderWorkers {
   run(): Promise<void>;
   shutdown(): void;
   /** Each worker's SDK status and the pollers it must keep up, by role, for `/healthz`. */
-  status(): Record<'orders' | 'payments', OrderWorkerStatus>;
+  status(): Partial<Record<'orders' | 'payments' | 'bulk', OrderWorkerStatus>>;
 }
 
 /** A worker's status and which of its pollers matter: payments run no workflows. */
@@ -83,12 +86,23 @@ export async function createOrderWorkers(options: OrderWorkerOptions): Promise<O
       ? { maxTaskQueueActivitiesPerSecond: options.paymentRatePerSecond }
       : {}),
   });
+  const bulk = options.bulk
+    ? await Worker.create({
+        ...common,
+        taskQueue: bulkTaskQueue(options.taskQueue),
+        ...(options.workflowBundle
+          ? { workflowBundle: options.workflowBundle }
+          : { workflowsPath: require.resolve('../workflows') }),
+        activities: createBulkActivities(options.bulk),
+      })
+    : null;
+  const all = bulk ? [orders, payments, bulk] : [orders, payments];
   return {
     async run() {
-      await Promise.all([orders.run(), payments.run()]);
+      await Promise.all(all.map((worker) => worker.run()));
     },
     shutdown() {
-      for (const worker of [orders, payments]) {
+      for (const worker of all) {
         if (worker.getState() === 'RUNNING') worker.shutdown();
       }
     },
@@ -97,6 +111,7 @@ export async function createOrderWorkers(options: OrderWorkerOptions): Promise<O
         orders: { status: orders.getStatus(), pollers: ['workflow', 'activity'] },
         // With no workflows registered, the SDK shuts this worker's workflow poller down at once.
         payments: { status: payments.getStatus(), pollers: ['activity'] },
+        ...(bulk ? { bulk: { status: bulk.getStatus(), pollers: ['workflow', 'activity'] } } : {}),
       };
     },
   };

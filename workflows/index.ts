@@ -10,3 +10,11 @@ export {
   ORDER_FAILED,
 } from './processOrder';
 export type { CancelRequest } from './processOrder';
+export {
+  bulkAction,
+  pauseBulkUpdate,
+  resumeBulkUpdate,
+  cancelBulkUpdate,
+  bulkProgressQuery,
+  BULK_CONTROL_REFUSED,
+} from './bulkAction';

@@ -57,3 +57,20 @@ export const settlementActivity: ActivityOptions = {
   startToCloseTimeout: PAYMENT_START_TO_CLOSE_MS,
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
 };
+
+/**
+ * A bulk action's step on one order: one Update (or a new run of a closed failed order) bounded
+ * by the Temporal call timeout. Retried while Temporal or the order's worker does not answer,
+ * for about five minutes; then the item is recorded `failed` and the batch moves on. The
+ * activity checks the item's recorded outcome first and sends its Update with a fixed id, so a
+ * retry never acts twice.
+ */
+export const bulkItemActivity: ActivityOptions = {
+  startToCloseTimeout: '30s',
+  retry: {
+    initialInterval: '1s',
+    backoffCoefficient: 2,
+    maximumInterval: '1m',
+    maximumAttempts: 8,
+  },
+};

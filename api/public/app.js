@@ -5,12 +5,13 @@
  * answer, a banner says so and the last numbers stay, marked with their time: never a silent
  * freeze.
  */
+import { BulkPanel } from './bulk.js';
 import { DetailPanel } from './detail.js';
 import { byId, formatTime } from './dom.js';
 import { api, ApiError } from './http.js';
 import { Operator } from './operator.js';
 import { OrderList } from './orders.js';
-import { Session, sessionEnded } from './session.js';
+import { atLeast, Session, sessionEnded } from './session.js';
 import { renderChart, renderSystem, renderTiles } from './overview.js';
 
 /**
@@ -43,6 +44,8 @@ const session = new Session((user) => {
   else clearTimeout(timer);
 });
 orders.onChange = () => void refresh();
+// Only an operator (or admin) may run a batch; the API refuses anyone else as well.
+const bulk = new BulkPanel(orders, () => atLeast(session.user, 'operator'));
 
 /** @param {unknown} error */
 function problemOf(error) {
@@ -112,6 +115,7 @@ async function refresh() {
     loadStats(),
     orders.refresh(),
     detail.refresh(),
+    bulk.refresh(),
   ]);
   if (results.some((result) => result.status === 'rejected' && sessionEnded(result.reason))) {
     session.ended();

@@ -1,6 +1,10 @@
 // @ts-check
-/* global document, Option */
-/** The order list: newest first, a page at a time with the API's cursor, filtered by status. */
+/* global document, fetch, history, location, Option, URL, URLSearchParams */
+/**
+ * The order list: newest first, a page at a time with the API's cursor, filtered by status,
+ * failure kind, customer, product and time range. The filters live in the page's URL, so a
+ * filtered view can be shared; failed rows can be ticked for a bulk action.
+ */
 import { api } from './http.js';
 import { byId, byIdAs, formatDateTime, formatTime, h, shortId, statusLabel } from './dom.js';
 
@@ -21,10 +25,34 @@ const MAX_DETAIL_LOOKUPS = 10;
 export const detailHref = (/** @type {string} */ id) => `#/orders/${encodeURIComponent(id)}`;
 const temporalHref = (/** @type {string} */ id) => `/orders/${encodeURIComponent(id)}/temporal`;
 
+/** The filter fields of the form, by query parameter. */
+const TEXT_FILTERS = /** @type {const} */ ({
+  failureKind: 'kind-filter',
+  customerId: 'customer-filter',
+  product: 'product-filter',
+});
+const TIME_FILTERS = /** @type {const} */ ({ placedFrom: 'from-filter', placedTo: 'to-filter' });
+
+/** A filter's input or select. @param {string} id */
+const field = (id) => /** @type {HTMLInputElement | HTMLSelectElement} */ (byId(id));
+
+/** An ISO instant as a `datetime-local` value in the browser's zone. @param {string} iso */
+function localInput(iso) {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return '';
+  const local = new Date(date.getTime() - date.getTimezoneOffset() * 60_000);
+  return local.toISOString().slice(0, 19);
+}
+
 export class OrderList {
   constructor() {
     /** Cursors of the pages seen so far; null is the newest page. @type {(string | null)[]} */
     this.cursors = [null];
+    /** Failed orders ticked by hand for a bulk action. @type {Set<string>} */
+    this.selected = new Set();
+    /** @type {() => void} */
+    this.onSelect = () => undefined;
+    this.form = byIdAs('order-filters', HTMLFormElement);
     this.filter = byIdAs('status-filter', HTMLSelectElement);
     this.newer = byIdAs('newer', HTMLButtonElement);
     this.older = byIdAs('older', HTMLButtonElement);
@@ -32,7 +60,20 @@ export class OrderList {
     this.nextCursor = null;
     /** @type {() => void} */
     this.onChange = () => undefined;
+    this.fromUrl();
     this.filter.addEventListener('change', () => this.go([null]));
+    this.form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.go([null]);
+    });
+    byId('export-csv').addEventListener('click', () => void this.exportCsv());
+    byId('orders').addEventListener('change', (event) => {
+      const box = event.target;
+      if (!(box instanceof HTMLInputElement) || !box.dataset.pick) return;
+      if (box.checked) this.selected.add(box.dataset.pick);
+      else this.selected.delete(box.dataset.pick);
+      this.onSelect();
+    });
     this.newer.addEventListener('click', () => this.go(this.cursors.slice(0, -1)));
     this.older.addEventListener('click', () => this.go([...this.cursors, this.nextCursor]));
   }
@@ -48,23 +89,82 @@ export class OrderList {
     }
   }
 
+  /** The filters as the API's query parameters (no paging): the listing's, the export's. */
+  filterQuery() {
+    const query = new URLSearchParams();
+    if (this.filter.value) query.set('status', this.filter.value);
+    for (const [name, id] of Object.entries(TEXT_FILTERS)) {
+      const value = field(id).value;
+      if (value.trim()) query.set(name, value.trim());
+    }
+    for (const [name, id] of Object.entries(TIME_FILTERS)) {
+      const value = byIdAs(id, HTMLInputElement).value;
+      if (value) query.set(name, new Date(value).toISOString());
+    }
+    return query;
+  }
+
+  /** The filters of the page's URL into the form, so a shared link opens the same view. */
+  fromUrl() {
+    const query = new URL(location.href).searchParams;
+    const status = query.get('status') ?? '';
+    if (status && ![...this.filter.options].some((option) => option.value === status)) {
+      this.filter.append(new Option(status.split(',').map(statusLabel).join(' or '), status));
+    }
+    this.filter.value = status;
+    for (const [name, id] of Object.entries(TEXT_FILTERS)) {
+      field(id).value = query.get(name) ?? '';
+    }
+    for (const [name, id] of Object.entries(TIME_FILTERS)) {
+      const value = query.get(name);
+      byIdAs(id, HTMLInputElement).value = value ? localInput(value) : '';
+    }
+  }
+
   /** @param {(string | null)[]} cursors */
   go(cursors) {
     this.cursors = cursors.length > 0 ? cursors : [null];
+    const query = this.filterQuery();
+    const url = `${location.pathname}${query.size ? `?${query}` : ''}${location.hash}`;
+    history.replaceState(null, '', url);
     this.onChange();
+  }
+
+  /** Downloads the filtered list as CSV (the session header rules out a plain link). */
+  async exportCsv() {
+    const message = byId('filter-message');
+    const response = await fetch(`/api/orders/export.csv?${this.filterQuery()}`, {
+      headers: { 'x-operator-session': '1' },
+      credentials: 'same-origin',
+    }).catch(() => null);
+    if (!response?.ok) {
+      message.className = 'message error';
+      message.textContent =
+        response?.status === 401 ? 'Sign in as operator to export.' : 'The export failed.';
+      return;
+    }
+    const link = h('a', {
+      href: URL.createObjectURL(await response.blob()),
+      download: 'orders.csv',
+    });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    message.className = 'message';
+    message.textContent = 'Exported orders.csv.';
   }
 
   /** Reloads the current page; the page stays put while newer orders arrive (keyset cursor). */
   async refresh() {
-    const query = new URLSearchParams({ limit: String(PAGE_SIZE) });
-    if (this.filter.value) query.set('status', this.filter.value);
+    const query = this.filterQuery();
+    query.set('limit', String(PAGE_SIZE));
     const cursor = this.cursors.at(-1);
     if (cursor) query.set('cursor', cursor);
     /** @type {OrderPage} */
     const page = await api(`/api/orders?${query}`);
     this.nextCursor = page.nextCursor;
     const retries = await retryFacts(page.orders);
-    render(page.orders, retries);
+    render(page.orders, retries, this.selected);
     this.newer.disabled = this.cursors.length <= 1;
     this.older.disabled = page.nextCursor === null;
     byId('page-label').textContent = `Page ${this.cursors.length}`;
@@ -104,12 +204,22 @@ export function retryNote(temporal) {
 /**
  * @param {Order} order
  * @param {OrderDetail['temporal'] | undefined} temporal
+ * @param {Set<string>} selected
  */
-function statusCell(order, temporal) {
+function statusCell(order, temporal, selected) {
   const note = retryNote(temporal);
   return h(
     'td',
     { 'data-label': 'Status' },
+    order.status === 'failed'
+      ? h('input', {
+          type: 'checkbox',
+          class: 'pick',
+          'data-pick': order.id,
+          'aria-label': `Select order ${shortId(order.id)} for a bulk action`,
+          ...(selected.has(order.id) ? { checked: '' } : {}),
+        })
+      : null,
     h('span', { class: `badge badge-${order.status}` }, statusLabel(order.status)),
     order.status === 'failed' && order.failureReason
       ? h('span', { class: 'reason' }, order.failureReason)
@@ -121,8 +231,9 @@ function statusCell(order, temporal) {
 /**
  * @param {Order} order
  * @param {OrderDetail['temporal'] | undefined} temporal
+ * @param {Set<string>} selected
  */
-function row(order, temporal) {
+function row(order, temporal, selected) {
   return h(
     'tr',
     { class: order.status === 'failed' ? 'failed' : '', 'data-order-id': order.id },
@@ -144,7 +255,7 @@ function row(order, temporal) {
     h('td', { 'data-label': 'Customer' }, order.customerId),
     h('td', { 'data-label': 'Item' }, `${order.quantity} × ${order.product}`),
     h('td', { 'data-label': 'Amount' }, `${order.amount} ${order.currency}`),
-    statusCell(order, temporal),
+    statusCell(order, temporal, selected),
     h('td', { 'data-label': 'Attempts' }, order.attempts),
     h(
       'td',
@@ -169,12 +280,13 @@ function row(order, temporal) {
  * keyboard user out of the list.
  * @param {Order[]} orders
  * @param {Map<string, OrderDetail['temporal']>} retries
+ * @param {Set<string>} selected
  */
-function render(orders, retries) {
+function render(orders, retries, selected) {
   const focused = document.activeElement;
   const key = focused instanceof HTMLElement ? focused.dataset.focusKey : undefined;
   const body = byId('orders');
-  body.replaceChildren(...orders.map((order) => row(order, retries.get(order.id))));
+  body.replaceChildren(...orders.map((order) => row(order, retries.get(order.id), selected)));
   byId('orders-empty').hidden = orders.length > 0;
   if (key)
     body

@@ -8,6 +8,9 @@
  * @typedef {import('../schemas').OrderDetailResponse} OrderDetail
  * @typedef {import('../schemas').WorkflowFactsResponse} WorkflowFacts
  * @typedef {import('../schemas').ActionAcceptedResponse} ActionAccepted
+ * @typedef {import('../schemas').BulkActionResponse} BulkAction
+ * @typedef {import('zod').infer<typeof import('../schemas').bulkPreviewResponse>} BulkPreview
+ * @typedef {import('zod').infer<typeof import('../schemas').bulkItemsResponse>} BulkItems
  * @typedef {import('../demo/load').LoadStatus} LoadStatus
  * @typedef {import('../dashboard/system').SystemHealth} SystemHealth
  * @typedef {import('../dashboard/system').TaskQueueHealth} TaskQueueHealth

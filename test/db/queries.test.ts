@@ -112,6 +112,47 @@ for (const target of DATABASES) {
       assertIndexed(await planOf(sql), 'orders_customer_created');
     });
 
+    void test('the search filters read their own index without sorting: product, failure kind, time range', async () => {
+      const product = await selectOf(() => db.orders.list({ product: 'Gadget', limit: 51 }));
+      assertIndexed(await planOf(product), 'orders_product_created');
+      const kind = await selectOf(() => db.orders.list({ failureKinds: ['rejected'], limit: 51 }));
+      assertIndexed(await planOf(kind), 'orders_failure_kind_created');
+      const range = await selectOf(() =>
+        db.orders.list({
+          placedFrom: new Date(seededAt - 60 * MINUTE).toISOString(),
+          placedTo: new Date(seededAt - 30 * MINUTE).toISOString(),
+          limit: 51,
+        }),
+      );
+      assertIndexed(await planOf(range), 'orders_created');
+    });
+
+    void test('several statuses are one index walk per status, merged newest first', async () => {
+      const both = await db.orders.list({ statuses: ['failed', 'queued'], limit: 30 });
+      const all = await db.orders.list({ limit: 300 });
+      assert.deepEqual(
+        both.map((o) => o.id),
+        all
+          .filter((o) => o.status === 'failed' || o.status === 'queued')
+          .slice(0, 30)
+          .map((o) => o.id),
+      );
+      const last = both.at(-1);
+      assert.ok(last);
+      const next = await db.orders.list({ statuses: ['failed', 'queued'], limit: 5, after: last });
+      assert.deepEqual(
+        next.map((o) => o.id),
+        all
+          .filter((o) => o.status === 'failed' || o.status === 'queued')
+          .slice(30, 35)
+          .map((o) => o.id),
+      );
+      const sql = await selectOf(() =>
+        db.orders.list({ statuses: ['failed', 'queued'], limit: 51 }),
+      );
+      assertIndexed(await planOf(sql), 'orders_status_created');
+    });
+
     void test('per-minute counts are index range counts on orders_created and orders_processed_at', async () => {
       const since = new Date(Date.now() - 60 * MINUTE);
       for (const [column, index] of [

@@ -76,7 +76,7 @@ void describe("the worker's /healthz", () => {
     assert.equal(up?.body.status, 'ok');
     assert.deepEqual(
       Object.fromEntries(Object.entries(up?.body.workers ?? {}).map(([k, w]) => [k, w.ok])),
-      { orders: true, payments: true },
+      { orders: true, payments: true, bulk: true },
     );
     assert.equal(up?.body.temporal.ok, true);
     assert.equal(up?.body.database.ok, true);

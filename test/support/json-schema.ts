@@ -232,6 +232,8 @@ const KNOWN = new Set([
   'enum',
   'const',
   'anyOf',
+  'minProperties',
+  'propertyNames',
 ]);
 
 /**
@@ -271,15 +273,33 @@ export function arbitraryOf(
     }
     case 'object': {
       const properties = (flat.properties ?? {}) as Record<string, Schema>;
-      if (flat.additionalProperties !== false) {
-        throw new Error('no arbitrary for objects that allow other properties');
+      const other = flat.additionalProperties;
+      if (other !== false && (typeof other !== 'object' || other === null)) {
+        throw new Error('no arbitrary for objects that allow any other property');
       }
-      return fc.record(
+      const named = fc.record(
         Object.fromEntries(
           Object.entries(properties).map(([name, part]) => [name, arbitraryOf(part, resolve)]),
         ),
         { requiredKeys: (flat.required ?? []) as string[] },
       );
+      // A map (`z.record`): keys from `propertyNames`, values from `additionalProperties`.
+      const keys = flat.propertyNames
+        ? (arbitraryOf(flat.propertyNames as Schema, resolve) as fc.Arbitrary<string>)
+        : fc.string();
+      const record =
+        other === false
+          ? named
+          : fc
+              .tuple(
+                named,
+                fc.dictionary(keys, arbitraryOf(other as Schema, resolve), { maxKeys: 4 }),
+              )
+              .map(([fixed, extra]) => ({ ...extra, ...fixed }));
+      const least = typeof flat.minProperties === 'number' ? flat.minProperties : 0;
+      return least > 0
+        ? record.filter((value) => Object.keys(value as object).length >= least)
+        : record;
     }
     default:
       throw new Error(`no arbitrary for the schema ${JSON.stringify(schema).slice(0, 200)}`);

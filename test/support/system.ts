@@ -88,6 +88,13 @@ export async function startTestSystem(options: TestSystemOptions): Promise<TestS
       financeTimeZone: timeZone,
       features: gate,
     },
+    // Bulk actions, wired like the worker's: through the environment's client.
+    bulk: {
+      bulk: db.bulk,
+      orders: db.orders,
+      actions: { temporal: env.client, taskQueue, settings, timeoutMs: 5_000 },
+      log: createLogger({ service: 'worker', silent: true }),
+    },
   });
   const running = workers.run();
 
