@@ -28,6 +28,8 @@ export interface RouteAccess {
    * CORS lets no other origin read.
    */
   cookieAlone?: true;
+  /** A file or redirect the dashboard's browser loads, not part of the API's contract. */
+  page?: true;
 }
 
 /** Roles in order of what they may do: each admits every role before it. */
@@ -39,9 +41,9 @@ export const ROUTE_ACCESS: readonly RouteAccess[] = [
   { method: 'GET', path: '/api/openapi.json', access: 'public' },
   // The dashboard's own files and its link to the Temporal UI (a redirect built from the id):
   // no data in them. The page's HTML, CSS and JS are served as static files beside these.
-  { method: 'GET', path: '/vendor/uplot/uPlot.iife.min.js', access: 'public' },
-  { method: 'GET', path: '/vendor/uplot/uPlot.min.css', access: 'public' },
-  { method: 'GET', path: '/orders/:id/temporal', access: 'public' },
+  { method: 'GET', path: '/vendor/uplot/uPlot.iife.min.js', access: 'public', page: true },
+  { method: 'GET', path: '/vendor/uplot/uPlot.min.css', access: 'public', page: true },
+  { method: 'GET', path: '/orders/:id/temporal', access: 'public', page: true },
   { method: 'GET', path: '/metrics', access: 'scrape' },
   { method: 'GET', path: '/api/session', access: 'public' },
   { method: 'POST', path: '/api/session', access: 'public' },

@@ -522,7 +522,7 @@ export function openApiDocument(config: DocumentConfig): object {
   };
   const paths: Record<string, Record<string, Operation>> = {};
   for (const route of ROUTE_ACCESS) {
-    if (route.demo && config.DEMO_SCENARIOS !== 'on') continue;
+    if (route.page || (route.demo && config.DEMO_SCENARIOS !== 'on')) continue;
     const path = openApiPath(route.path);
     paths[path] = { ...paths[path], [route.method.toLowerCase()]: operationFor(route, context) };
   }
