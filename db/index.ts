@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import { Sequelize, Transaction, type Options } from 'sequelize';
 import { SequelizeStorage, Umzug } from 'umzug';
 import { FeatureToggleRepository } from './features';
+import { LaunchOutbox } from './launches';
 import { defineFeatureModels, defineModels } from './models';
 import { migrations } from './migrations';
 import { OrderRepository, type Dialect } from './orders';
@@ -14,6 +15,8 @@ export interface Database {
   dialect: Dialect;
   sequelize: Sequelize;
   orders: OrderRepository;
+  /** Orders accepted whose workflow is still to be started (the launcher's outbox). */
+  launches: LaunchOutbox;
   /** Feature toggles and their audit rows (read them through a `FeatureToggleService`). */
   features: FeatureToggleRepository;
   /** Throws when the database cannot answer a trivial query (readiness). */
@@ -159,6 +162,7 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
     dialect,
     sequelize,
     orders: new OrderRepository(orderModel),
+    launches: new LaunchOutbox(sequelize, dialect),
     features: new FeatureToggleRepository(defineFeatureModels(sequelize)),
     ping: async () => {
       await sequelize.query('SELECT 1');

@@ -4,6 +4,7 @@ import * as createOrders from './001-create-orders';
 import * as orderApi from './002-order-api';
 import * as featureToggles from './003-feature-toggles';
 import * as cancelReasonsAndRefunds from './004-cancel-reasons-and-refunds';
+import * as launchOutboxAndStatusCounts from './006-launch-outbox-and-status-counts';
 
 /**
  * Migrations in the order they run. Listed explicitly rather than globbed, so the same list works
@@ -14,4 +15,5 @@ export const migrations: RunnableMigration<QueryInterface>[] = [
   { name: '002-order-api', ...orderApi },
   { name: '003-feature-toggles', ...featureToggles },
   { name: '004-cancel-reasons-and-refunds', ...cancelReasonsAndRefunds },
+  { name: '006-launch-outbox-and-status-counts', ...launchOutboxAndStatusCounts },
 ];
