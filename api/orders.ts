@@ -49,7 +49,6 @@ import {
   type CreateOrderInput,
   type OrderDetailResponse,
 } from './schemas';
-import { launchOrderWorkflow } from './workflows';
 
 export const ORDERS_PATH = '/api/orders';
 const orderLocation = (id: string) => `${ORDERS_PATH}/${encodeURIComponent(id)}`;
@@ -156,32 +155,13 @@ export function ordersRouter(deps: ApiDeps): Router {
     return existing.order;
   }
 
-  /**
-   * Starts the workflow of an accepted order. If Temporal is unreachable the order stays
-   * accepted: its row has no `workflow_started_at`, and the reconciler starts it later.
-   */
-  async function launch(order: StoredOrder, mayExist: boolean): Promise<StoredOrder> {
-    try {
-      const { recordedAt } = await launchOrderWorkflow(deps, order, { mayExist });
-      return { ...order, workflowStartedAt: recordedAt.toISOString() };
-    } catch (error) {
-      log.warn('order accepted; its workflow will be started by the reconciler', {
-        orderId: order.id,
-        workflowId: workflowIdForOrder(order.id),
-        reason: error instanceof Error ? error.message : String(error),
-      });
-      return order;
-    }
-  }
-
   async function createOrder(req: Request, res: Response): Promise<void> {
     const input = parseOr400(createOrderRequest, req.body);
     const key = idempotencyKeyOf(req);
     const hash = requestHash(input);
     const earlier = key ? await replay(key, hash) : null;
     if (earlier) {
-      const order = earlier.workflowStartedAt ? earlier : await launch(earlier, true);
-      res.status(200).location(orderLocation(order.id)).json(presentOrder(order));
+      res.status(200).location(orderLocation(earlier.id)).json(presentOrder(earlier));
       return;
     }
     let order: StoredOrder;
@@ -206,14 +186,11 @@ export function ordersRouter(deps: ApiDeps): Router {
       return;
     }
     deps.hooks?.afterOrderInsert?.(order);
-    const launched = await launch(order, false);
-    log.info('order accepted', {
-      orderId: order.id,
-      workflowId: workflowIdForOrder(order.id),
-      workflowStarted: launched.workflowStartedAt !== null,
-    });
+    // The row and its outbox entry are committed: the launcher starts the workflow from here.
+    deps.launcher?.notify();
+    log.info('order accepted', { orderId: order.id, workflowId: workflowIdForOrder(order.id) });
     deps.metrics?.ordersCreated.inc();
-    res.status(201).location(orderLocation(order.id)).json(presentOrder(launched));
+    res.status(201).location(orderLocation(order.id)).json(presentOrder(order));
   }
 
   async function listOrders(req: Request, res: Response): Promise<void> {
@@ -244,7 +221,7 @@ export function ordersRouter(deps: ApiDeps): Router {
         return {
           error: {
             code: 'workflow_not_found',
-            message: 'The workflow has not been started yet; the reconciler will start it',
+            message: 'The workflow has not been started yet; the launcher will start it shortly',
           },
         };
       }
@@ -316,7 +293,7 @@ export function ordersRouter(deps: ApiDeps): Router {
       throw new ApiError(
         404,
         'workflow_not_found',
-        "The order's workflow has not been started yet; the reconciler will start it",
+        "The order's workflow has not been started yet; the launcher will start it shortly: try again in a moment",
       );
     }
     const ruleBroken = closedOrderRefusal(action, current.status);
