@@ -273,6 +273,10 @@ export const statsResponse = z.object({
       .nullable()
       .meta({ description: 'From Temporal visibility; null when Temporal is unreachable.' }),
     temporalError: z.string().nullable(),
+    temporalCountedAt: timestamp.nullable().meta({
+      description:
+        'When the Temporal counts were read: they are reused for up to 2 s (the SQL counts are live).',
+    }),
   }),
   perMinute: z
     .array(
