@@ -5,6 +5,7 @@
  *   npm run bench -- [--quick] [--orders N] [--concurrency C] [--seed-rows R]
  *                    [--rates 50,100,200] [--rate-seconds S] [--workers W]
  *                    [--database sqlite|postgres] [--cluster] [--dir DIR] [--json FILE] [--profile]
+ *                    [--intake] (only the intake and stats section: scripts/bench/intake.ts)
  *
  * 1. throughput: N orders posted by a closed-loop client with C requests in flight, from the first
  *    POST to the last order `processed`; create→processed latency from the orders' own timestamps;
@@ -36,6 +37,7 @@ import { startTemporalCluster, type TemporalCluster } from '../lib/cluster';
 import { startScaledStack, startStack, type RunningSystem as System } from '../lib/stack';
 import { seed } from '../seed-orders';
 import { baselineOrder } from './baseline-workflow';
+import { printIntake, runIntakeBench } from './intake';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -55,6 +57,8 @@ interface Settings {
   dir: string;
   /** CPU profiles of the Node services into <dir>/profiles (open them in Chrome DevTools). */
   profile: boolean;
+  /** Only the intake and stats section (`scripts/bench/intake.ts`). */
+  intake: boolean;
 }
 
 function settingsFromArgs(): Settings {
@@ -72,6 +76,7 @@ function settingsFromArgs(): Settings {
       json: { type: 'string' },
       dir: { type: 'string' },
       profile: { type: 'boolean', default: false },
+      intake: { type: 'boolean', default: false },
     },
   });
   const quick = values.quick ?? false;
@@ -99,6 +104,7 @@ function settingsFromArgs(): Settings {
     cluster: values.cluster ?? false,
     json: values.json ?? join(dir, 'bench.json'),
     profile: values.profile ?? false,
+    intake: values.intake ?? false,
     dir,
   };
 }
@@ -458,6 +464,10 @@ async function onFreshSystem<T>(
 
 async function main(): Promise<void> {
   const settings = settingsFromArgs();
+  if (settings.intake) {
+    printIntake(await runIntakeBench({ ...settings, statsRequests: settings.getRequests }));
+    return;
+  }
   mkdirSync(settings.dir, { recursive: true });
   const startedAt = new Date().toISOString();
   const database = await databaseFor(settings);

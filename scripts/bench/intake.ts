@@ -1,0 +1,181 @@
+/**
+ * `npm run bench -- --intake`: order intake and the stats read at a large table, on one fresh
+ * system (dev server, finance, worker, API) over the database `--database` names:
+ *
+ * 1. R rows seeded (`--seed-rows`, 1,000,000 by default);
+ * 2. `GET /api/stats`, one request at a time;
+ * 3. `POST /api/orders` at each rate of `--rates` for `--rate-seconds`, open loop, while the
+ *    worker works through the backlog those orders build (the machine processes far fewer orders
+ *    a second than 100); each rate starts once the previous one's orders are all final.
+ *
+ * Launch latency (accepted → workflow recorded as started) comes from the rows themselves, so the
+ * same module measures a tree that starts workflows inside the POST as well. It asserts nothing.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { openDatabase, type Database } from '../../db';
+import type { StoredOrder } from '../../db/orders';
+import { FINAL_STATUSES } from '../../domain/order';
+import { closedLoop, openLoop, orderBody, percentile, postOrder } from '../lib/load';
+import { createPostgresCluster } from '../lib/postgres';
+import { startStack } from '../lib/stack';
+import { seed } from '../seed-orders';
+
+/** What the intake run measures, and where. */
+export interface IntakeSettings {
+  database: 'sqlite' | 'postgres';
+  dir: string;
+  seedRows: number;
+  rates: number[];
+  rateSeconds: number;
+  statsRequests: number;
+}
+
+interface Percentiles {
+  p50: number;
+  p99: number;
+}
+
+interface RateFigures extends Percentiles {
+  rate: number;
+  requests: number;
+  errors: number;
+  /** Accepted → workflow recorded as started, over this rate's orders. */
+  launch: Percentiles;
+  /** Seconds after the last POST until every accepted order was final. */
+  drainSeconds: number;
+  unfinished: number;
+}
+
+/** The figures `printIntake` shows. */
+export interface IntakeReport {
+  settings: IntakeSettings;
+  startedAt: string;
+  stats: Percentiles & { requests: number; errors: number };
+  posts: RateFigures[];
+}
+
+const say = (line: string) => console.log(`[bench:intake] ${line}`);
+const fixed = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : '–');
+
+async function finalRows(db: Database, ids: string[], timeoutMs: number): Promise<StoredOrder[]> {
+  const pending = new Set(ids);
+  const done: StoredOrder[] = [];
+  const deadline = Date.now() + timeoutMs;
+  while (pending.size > 0 && Date.now() < deadline) {
+    const batch = [...pending].slice(0, 2000);
+    for (let from = 0; from < batch.length; from += 500) {
+      for (const order of await db.orders.getMany(batch.slice(from, from + 500))) {
+        if (FINAL_STATUSES.includes(order.status)) {
+          pending.delete(order.id);
+          done.push(order);
+        }
+      }
+    }
+    if (pending.size > 0) await sleep(500);
+  }
+  return done;
+}
+
+async function statsLatency(apiUrl: string, requests: number): Promise<IntakeReport['stats']> {
+  const answers = await closedLoop(requests, 1, async () => {
+    const started = performance.now();
+    const response = await fetch(`${apiUrl}/api/stats`, { signal: AbortSignal.timeout(30_000) });
+    await response.arrayBuffer();
+    return { ok: response.ok, ms: performance.now() - started };
+  });
+  const times = answers.map((a) => a.ms);
+  return {
+    requests,
+    errors: answers.filter((a) => !a.ok).length,
+    p50: percentile(times, 50),
+    p99: percentile(times, 99),
+  };
+}
+
+async function intakeAt(
+  apiUrl: string,
+  db: Database,
+  rate: number,
+  seconds: number,
+): Promise<RateFigures> {
+  const answers = await openLoop(rate, seconds * 1000, () => postOrder(apiUrl, orderBody()));
+  const posted = Date.now();
+  const ids = answers.flatMap((a) => (a.orderId ? [a.orderId] : []));
+  const rows = await finalRows(db, ids, 600_000);
+  const times = answers.map((a) => a.ms);
+  const launches = rows.flatMap((row) =>
+    row.workflowStartedAt ? [Date.parse(row.workflowStartedAt) - Date.parse(row.createdAt)] : [],
+  );
+  return {
+    rate,
+    requests: answers.length,
+    errors: answers.filter((a) => a.status !== 201).length,
+    p50: percentile(times, 50),
+    p99: percentile(times, 99),
+    launch: { p50: percentile(launches, 50), p99: percentile(launches, 99) },
+    drainSeconds: (Date.now() - posted) / 1000,
+    unfinished: ids.length - rows.length,
+  };
+}
+
+/** Runs the intake measurements on a fresh system and writes `intake.json` into `dir`. */
+export async function runIntakeBench(settings: IntakeSettings): Promise<IntakeReport> {
+  mkdirSync(settings.dir, { recursive: true });
+  const startedAt = new Date().toISOString();
+  const cluster = settings.database === 'postgres' ? await createPostgresCluster() : null;
+  const databaseUrl = cluster?.url ?? `sqlite:${join(settings.dir, 'orders.sqlite')}`;
+  const db = await openDatabase(databaseUrl);
+  try {
+    say(`seeding ${settings.seedRows} rows (${settings.database})`);
+    await seed(db, settings.seedRows, 7 * 86_400_000);
+    const stack = await startStack({
+      dir: join(settings.dir, 'system'),
+      databaseUrl,
+      env: { LOG_LEVEL: 'warn' },
+    });
+    try {
+      say('warming up');
+      const warm = await closedLoop(20, 5, () => postOrder(stack.apiUrl, orderBody()));
+      await finalRows(
+        db,
+        warm.flatMap((a) => (a.orderId ? [a.orderId] : [])),
+        120_000,
+      );
+      say(`GET /api/stats × ${settings.statsRequests}`);
+      const stats = await statsLatency(stack.apiUrl, settings.statsRequests);
+      const posts: RateFigures[] = [];
+      for (const rate of settings.rates) {
+        say(`POST at ${rate}/s for ${settings.rateSeconds} s, then the backlog drains`);
+        posts.push(await intakeAt(stack.apiUrl, db, rate, settings.rateSeconds));
+      }
+      const report: IntakeReport = { settings, startedAt, stats, posts };
+      writeFileSync(join(settings.dir, 'intake.json'), `${JSON.stringify(report, null, 2)}\n`);
+      return report;
+    } finally {
+      await stack.stop();
+    }
+  } finally {
+    await db.close();
+    await cluster?.destroy();
+  }
+}
+
+/** The intake figures as a table. */
+export function printIntake(report: IntakeReport): void {
+  const { settings, stats, posts } = report;
+  const rows = settings.seedRows.toLocaleString('en');
+  console.log(`
+Intake and stats on ${settings.database}, ${rows} rows (ms; launch = accepted → workflow started)
+  request                               requests      p50      p99  errors  launch p50  launch p99  drain s
+  ${'GET /api/stats (one at a time)'.padEnd(36)}${String(stats.requests).padStart(10)}${fixed(stats.p50).padStart(9)}${fixed(stats.p99).padStart(9)}${String(stats.errors).padStart(8)}
+${posts
+  .map(
+    (p) =>
+      `  ${`POST /api/orders ${p.rate}/s × ${settings.rateSeconds} s`.padEnd(36)}${String(p.requests).padStart(10)}${fixed(p.p50).padStart(9)}${fixed(p.p99).padStart(9)}${String(p.errors).padStart(8)}${fixed(p.launch.p50, 0).padStart(12)}${fixed(p.launch.p99, 0).padStart(12)}${fixed(p.drainSeconds, 0).padStart(9)}${p.unfinished ? `  (${p.unfinished} unfinished)` : ''}`,
+  )
+  .join('\n')}
+  targets: POST p99 ≤ 50 ms at 50/s and ≤ 100 ms at 200/s; GET /api/stats p99 ≤ 20 ms
+`);
+}
