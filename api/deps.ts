@@ -27,7 +27,7 @@ export interface ApiDeps {
   /** The API's Prometheus metrics; `createApiApp` makes them when the caller does not. */
   metrics?: ApiMetrics;
   /** Woken after each accepted order, so its workflow starts without waiting for a poll. */
-  launcher?: { notify(): void };
+  launcher?: { notify(orderId: string): void };
   /** Bound on each Temporal call made while a client waits; TEMPORAL_CALL_TIMEOUT_MS by default. */
   temporalTimeoutMs?: number;
 }

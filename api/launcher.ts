@@ -4,6 +4,7 @@
  * start is idempotent (the workflow id is the order id, and a closed workflow's id is never
  * reused), so a start repeated after a crash, or by two API processes, changes nothing.
  */
+import { context as otelContext, type Context } from '@opentelemetry/api';
 import { orderWorkflowSettings, startOrderWorkflow } from '../clients/temporal';
 import type { ClaimedLaunch } from '../db/launches';
 import type { StoredOrder } from '../db/orders';
@@ -26,6 +27,8 @@ type LaunchDeps = Pick<
 >;
 
 const MAX_RETRY_DELAY_MS = 60_000;
+/** Trace contexts kept for orders accepted here and not launched yet; the oldest go first. */
+const MAX_KEPT_CONTEXTS = 10_000;
 
 /** 1 s after the first failed claim, doubling, at most a minute. */
 function retryDelay(attempts: number): number {
@@ -51,8 +54,15 @@ async function forEachBounded<T>(
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
 }
 
-/** One pass: claims due outbox entries and starts their workflows, LAUNCH_CONCURRENCY at a time. */
-export async function launchDue(deps: LaunchDeps): Promise<LaunchResult> {
+/**
+ * One pass: claims due outbox entries and starts their workflows, LAUNCH_CONCURRENCY at a time.
+ * `contexts` holds the trace context of each order's request, so its workflow start joins the
+ * order's trace when the same process launches it.
+ */
+export async function launchDue(
+  deps: LaunchDeps,
+  contexts: Map<string, Context> = new Map(),
+): Promise<LaunchResult> {
   const { db, temporal, config, log } = deps;
   const now = (deps.clock ?? (() => new Date()))();
   const claimed = await db.launches.claim(
@@ -82,14 +92,18 @@ export async function launchDue(deps: LaunchDeps): Promise<LaunchResult> {
     () => result.unavailable,
     async (claim) => {
       const order = orders.get(claim.orderId) as StoredOrder;
-      try {
-        const { started } = await temporal.withDeadline(Date.now() + temporalTimeout(deps), () =>
+      const start = () =>
+        temporal.withDeadline(Date.now() + temporalTimeout(deps), () =>
           startOrderWorkflow(
             temporal,
             { taskQueue: config.TEMPORAL_TASK_QUEUE, settings: orderWorkflowSettings(config) },
             order,
           ),
         );
+      try {
+        const request = contexts.get(order.id);
+        const { started } = await (request ? otelContext.with(request, start) : start());
+        contexts.delete(order.id);
         launched.push({ claim, order, started });
       } catch (error) {
         retry.set(claim, reasonOf(error));
@@ -141,8 +155,11 @@ export async function launchDue(deps: LaunchDeps): Promise<LaunchResult> {
 
 /** The running launch loop. */
 export interface Launcher {
-  /** An order was just accepted: run a pass now rather than at the next poll. */
-  notify(): void;
+  /**
+   * This order was just accepted: run a pass now rather than at the next poll. Called within the
+   * request, so the request's trace context is kept for the order's workflow start.
+   */
+  notify(orderId: string): void;
   stop(): Promise<void>;
 }
 
@@ -157,10 +174,11 @@ export function startLauncher(deps: LaunchDeps): Launcher {
   let running: Promise<void> | null = null;
   let again = false;
   let outageDelay = 0;
+  const contexts = new Map<string, Context>();
 
   const pass = async (): Promise<number> => {
     try {
-      const result = await launchDue(deps);
+      const result = await launchDue(deps, contexts);
       if (result.unavailable) {
         outageDelay = Math.min(Math.max(outageDelay * 2, 1000), MAX_RETRY_DELAY_MS);
         return outageDelay;
@@ -193,7 +211,9 @@ export function startLauncher(deps: LaunchDeps): Launcher {
   };
   schedule(0);
   return {
-    notify() {
+    notify(orderId) {
+      contexts.set(orderId, otelContext.active());
+      if (contexts.size > MAX_KEPT_CONTEXTS) contexts.delete(contexts.keys().next().value ?? '');
       if (outageDelay === 0) run();
     },
     async stop() {

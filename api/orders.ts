@@ -187,7 +187,7 @@ export function ordersRouter(deps: ApiDeps): Router {
     }
     deps.hooks?.afterOrderInsert?.(order);
     // The row and its outbox entry are committed: the launcher starts the workflow from here.
-    deps.launcher?.notify();
+    deps.launcher?.notify(order.id);
     log.info('order accepted', { orderId: order.id, workflowId: workflowIdForOrder(order.id) });
     deps.metrics?.ordersCreated.inc();
     res.status(201).location(orderLocation(order.id)).json(presentOrder(order));
