@@ -28,8 +28,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { openDatabase, type Database } from '../../db';
-import { FINAL_STATUSES } from '../../domain/order';
-import { closedLoop, openLoop, orderBody, percentile, postOrder } from '../lib/load';
+import { closedLoop, orderBody, percentile, postOrder } from '../lib/load';
 import { createPostgresCluster, type PostgresCluster } from '../lib/postgres';
 import { Service, tsxArgs } from '../lib/processes';
 import { freeLoopbackPort } from '../../worker/metricsServer';
@@ -38,6 +37,7 @@ import { startScaledStack, startStack, type RunningSystem as System } from '../l
 import { seed } from '../seed-orders';
 import { baselineOrder } from './baseline-workflow';
 import { printIntake, runIntakeBench } from './intake';
+import { getLatency, postAtRate, waitForFinalOrders } from './measure';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -163,26 +163,6 @@ function summarise(values: number[]): { p50: number; p95: number; p99: number } 
   return { p50: percentile(values, 50), p95: percentile(values, 95), p99: percentile(values, 99) };
 }
 
-/** Waits until every order is final (or `timeoutMs` passes); returns the final rows. */
-async function waitForFinalOrders(db: Database, ids: string[], timeoutMs: number) {
-  const pending = new Set(ids);
-  const done: Awaited<ReturnType<Database['orders']['getMany']>> = [];
-  const deadline = Date.now() + timeoutMs;
-  while (pending.size > 0 && Date.now() < deadline) {
-    const batch = [...pending].slice(0, 2000);
-    for (let from = 0; from < batch.length; from += 500) {
-      for (const order of await db.orders.getMany(batch.slice(from, from + 500))) {
-        if (FINAL_STATUSES.includes(order.status)) {
-          pending.delete(order.id);
-          done.push(order);
-        }
-      }
-    }
-    if (pending.size > 0) await sleep(500);
-  }
-  return done;
-}
-
 /** Orders per second from the first request to the last completion, and each one's latency. */
 function throughputOf(
   orders: number,
@@ -250,22 +230,6 @@ async function residentMemoryMb(metricsUrl: string): Promise<number> {
   return Number(match[1]) / 1024 / 1024;
 }
 
-async function getLatency(url: string, requests: number): Promise<Latency> {
-  const answers = await closedLoop(requests, 1, async () => {
-    const started = performance.now();
-    const response = await fetch(url);
-    await response.arrayBuffer();
-    return { ok: response.ok, ms: performance.now() - started };
-  });
-  const times = answers.map((answer) => answer.ms);
-  return {
-    requests,
-    errors: answers.filter((answer) => !answer.ok).length,
-    p50: percentile(times, 50),
-    p99: percentile(times, 99),
-  };
-}
-
 interface PostRate extends Latency {
   rate: number;
   /** Seconds after the last POST until every accepted order was final. */
@@ -279,21 +243,8 @@ async function postLatency(
   rate: number,
   seconds: number,
 ): Promise<PostRate> {
-  const answers = await openLoop(rate, seconds * 1000, () => postOrder(stack.apiUrl, orderBody()));
-  const posted = Date.now();
-  const ids = answers.flatMap((answer) => (answer.orderId ? [answer.orderId] : []));
   // The next rate starts on an idle system: wait for this one's orders to finish.
-  const rows = await waitForFinalOrders(db, ids, 300_000);
-  const times = answers.map((answer) => answer.ms);
-  return {
-    rate,
-    requests: answers.length,
-    errors: answers.filter((answer) => answer.status !== 201).length,
-    p50: percentile(times, 50),
-    p99: percentile(times, 99),
-    drainSeconds: (Date.now() - posted) / 1000,
-    unfinished: ids.length - rows.length,
-  };
+  return postAtRate(stack.apiUrl, db, rate, seconds, 300_000);
 }
 
 /** Runs one small batch through both paths: bundles, JIT, connection pools, caches. */

@@ -13,14 +13,12 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { openDatabase, type Database } from '../../db';
-import type { StoredOrder } from '../../db/orders';
-import { FINAL_STATUSES } from '../../domain/order';
-import { closedLoop, openLoop, orderBody, percentile, postOrder } from '../lib/load';
+import { openDatabase } from '../../db';
+import { closedLoop, orderBody, postOrder } from '../lib/load';
 import { createPostgresCluster } from '../lib/postgres';
 import { startStack } from '../lib/stack';
 import { seed } from '../seed-orders';
+import { getLatency, postAtRate, waitForFinalOrders, type PostAtRate } from './measure';
 
 /** What the intake run measures, and where. */
 export interface IntakeSettings {
@@ -37,88 +35,16 @@ interface Percentiles {
   p99: number;
 }
 
-interface RateFigures extends Percentiles {
-  rate: number;
-  requests: number;
-  errors: number;
-  /** Accepted → workflow recorded as started, over this rate's orders. */
-  launch: Percentiles;
-  /** Seconds after the last POST until every accepted order was final. */
-  drainSeconds: number;
-  unfinished: number;
-}
-
 /** The figures `printIntake` shows. */
 export interface IntakeReport {
   settings: IntakeSettings;
   startedAt: string;
   stats: Percentiles & { requests: number; errors: number };
-  posts: RateFigures[];
+  posts: PostAtRate[];
 }
 
 const say = (line: string) => console.log(`[bench:intake] ${line}`);
 const fixed = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : '–');
-
-async function finalRows(db: Database, ids: string[], timeoutMs: number): Promise<StoredOrder[]> {
-  const pending = new Set(ids);
-  const done: StoredOrder[] = [];
-  const deadline = Date.now() + timeoutMs;
-  while (pending.size > 0 && Date.now() < deadline) {
-    const batch = [...pending].slice(0, 2000);
-    for (let from = 0; from < batch.length; from += 500) {
-      for (const order of await db.orders.getMany(batch.slice(from, from + 500))) {
-        if (FINAL_STATUSES.includes(order.status)) {
-          pending.delete(order.id);
-          done.push(order);
-        }
-      }
-    }
-    if (pending.size > 0) await sleep(500);
-  }
-  return done;
-}
-
-async function statsLatency(apiUrl: string, requests: number): Promise<IntakeReport['stats']> {
-  const answers = await closedLoop(requests, 1, async () => {
-    const started = performance.now();
-    const response = await fetch(`${apiUrl}/api/stats`, { signal: AbortSignal.timeout(30_000) });
-    await response.arrayBuffer();
-    return { ok: response.ok, ms: performance.now() - started };
-  });
-  const times = answers.map((a) => a.ms);
-  return {
-    requests,
-    errors: answers.filter((a) => !a.ok).length,
-    p50: percentile(times, 50),
-    p99: percentile(times, 99),
-  };
-}
-
-async function intakeAt(
-  apiUrl: string,
-  db: Database,
-  rate: number,
-  seconds: number,
-): Promise<RateFigures> {
-  const answers = await openLoop(rate, seconds * 1000, () => postOrder(apiUrl, orderBody()));
-  const posted = Date.now();
-  const ids = answers.flatMap((a) => (a.orderId ? [a.orderId] : []));
-  const rows = await finalRows(db, ids, 600_000);
-  const times = answers.map((a) => a.ms);
-  const launches = rows.flatMap((row) =>
-    row.workflowStartedAt ? [Date.parse(row.workflowStartedAt) - Date.parse(row.createdAt)] : [],
-  );
-  return {
-    rate,
-    requests: answers.length,
-    errors: answers.filter((a) => a.status !== 201).length,
-    p50: percentile(times, 50),
-    p99: percentile(times, 99),
-    launch: { p50: percentile(launches, 50), p99: percentile(launches, 99) },
-    drainSeconds: (Date.now() - posted) / 1000,
-    unfinished: ids.length - rows.length,
-  };
-}
 
 /** Runs the intake measurements on a fresh system and writes `intake.json` into `dir`. */
 export async function runIntakeBench(settings: IntakeSettings): Promise<IntakeReport> {
@@ -138,17 +64,17 @@ export async function runIntakeBench(settings: IntakeSettings): Promise<IntakeRe
     try {
       say('warming up');
       const warm = await closedLoop(20, 5, () => postOrder(stack.apiUrl, orderBody()));
-      await finalRows(
+      await waitForFinalOrders(
         db,
         warm.flatMap((a) => (a.orderId ? [a.orderId] : [])),
         120_000,
       );
       say(`GET /api/stats × ${settings.statsRequests}`);
-      const stats = await statsLatency(stack.apiUrl, settings.statsRequests);
-      const posts: RateFigures[] = [];
+      const stats = await getLatency(`${stack.apiUrl}/api/stats`, settings.statsRequests);
+      const posts: PostAtRate[] = [];
       for (const rate of settings.rates) {
         say(`POST at ${rate}/s for ${settings.rateSeconds} s, then the backlog drains`);
-        posts.push(await intakeAt(stack.apiUrl, db, rate, settings.rateSeconds));
+        posts.push(await postAtRate(stack.apiUrl, db, rate, settings.rateSeconds, 600_000));
       }
       const report: IntakeReport = { settings, startedAt, stats, posts };
       writeFileSync(join(settings.dir, 'intake.json'), `${JSON.stringify(report, null, 2)}\n`);

@@ -1,0 +1,95 @@
+/** Measurements the benchmark's sections share: waiting for orders to finish, GET latency. */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Database } from '../../db';
+import type { StoredOrder } from '../../db/orders';
+import { FINAL_STATUSES } from '../../domain/order';
+import { closedLoop, openLoop, orderBody, percentile, postOrder } from '../lib/load';
+
+/** Waits until every order is final (or `timeoutMs` passes); returns the final rows. */
+export async function waitForFinalOrders(
+  db: Database,
+  ids: string[],
+  timeoutMs: number,
+): Promise<StoredOrder[]> {
+  const pending = new Set(ids);
+  const done: StoredOrder[] = [];
+  const deadline = Date.now() + timeoutMs;
+  while (pending.size > 0 && Date.now() < deadline) {
+    const batch = [...pending].slice(0, 2000);
+    for (let from = 0; from < batch.length; from += 500) {
+      for (const order of await db.orders.getMany(batch.slice(from, from + 500))) {
+        if (FINAL_STATUSES.includes(order.status)) {
+          pending.delete(order.id);
+          done.push(order);
+        }
+      }
+    }
+    if (pending.size > 0) await sleep(500);
+  }
+  return done;
+}
+
+/** p50 and p99 of `requests` GETs of `url`, one at a time. */
+export async function getLatency(
+  url: string,
+  requests: number,
+): Promise<{ requests: number; errors: number; p50: number; p99: number }> {
+  const answers = await closedLoop(requests, 1, async () => {
+    const started = performance.now();
+    const response = await fetch(url);
+    await response.arrayBuffer();
+    return { ok: response.ok, ms: performance.now() - started };
+  });
+  const times = answers.map((answer) => answer.ms);
+  return {
+    requests,
+    errors: answers.filter((answer) => !answer.ok).length,
+    p50: percentile(times, 50),
+    p99: percentile(times, 99),
+  };
+}
+
+/** POST latency at one fixed rate, and what became of the orders once the backlog drained. */
+export interface PostAtRate {
+  rate: number;
+  requests: number;
+  errors: number;
+  p50: number;
+  p99: number;
+  /** Accepted → workflow recorded as started (`workflow_started_at − created_at`), in ms. */
+  launch: { p50: number; p99: number };
+  /** Seconds after the last POST until every accepted order was final. */
+  drainSeconds: number;
+  unfinished: number;
+}
+
+/**
+ * `POST /api/orders` at `rate` a second for `seconds`, open loop, then waits until every accepted
+ * order is final, so the next measurement starts on an idle system.
+ */
+export async function postAtRate(
+  apiUrl: string,
+  db: Database,
+  rate: number,
+  seconds: number,
+  drainTimeoutMs: number,
+): Promise<PostAtRate> {
+  const answers = await openLoop(rate, seconds * 1000, () => postOrder(apiUrl, orderBody()));
+  const posted = Date.now();
+  const ids = answers.flatMap((answer) => (answer.orderId ? [answer.orderId] : []));
+  const rows = await waitForFinalOrders(db, ids, drainTimeoutMs);
+  const times = answers.map((answer) => answer.ms);
+  const launches = rows.flatMap((row) =>
+    row.workflowStartedAt ? [Date.parse(row.workflowStartedAt) - Date.parse(row.createdAt)] : [],
+  );
+  return {
+    rate,
+    requests: answers.length,
+    errors: answers.filter((answer) => answer.status !== 201).length,
+    p50: percentile(times, 50),
+    p99: percentile(times, 99),
+    launch: { p50: percentile(launches, 50), p99: percentile(launches, 99) },
+    drainSeconds: (Date.now() - posted) / 1000,
+    unfinished: ids.length - rows.length,
+  };
+}
