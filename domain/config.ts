@@ -127,7 +127,7 @@ export const configSchema = z.object({
   /** Outbox entries one launcher pass claims. */
   LAUNCH_BATCH: z.coerce.number().int().min(1).max(1000).default(100),
   /** Workflow starts one launcher has in flight at a time. */
-  LAUNCH_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(8),
+  LAUNCH_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(16),
   /**
    * The dashboard's load generator ("Monitoring load"): orders per second and for how long. One a
    * second outruns a worker with PAYMENT_RATE_PER_SECOND=0.5, so the queue visibly grows.

@@ -416,7 +416,9 @@ async function onFreshSystem<T>(
 async function main(): Promise<void> {
   const settings = settingsFromArgs();
   if (settings.intake) {
-    printIntake(await runIntakeBench({ ...settings, statsRequests: settings.getRequests }));
+    printIntake(
+      await runIntakeBench({ ...settings, statsRequests: settings.getRequests, drainSeconds: 600 }),
+    );
     return;
   }
   mkdirSync(settings.dir, { recursive: true });

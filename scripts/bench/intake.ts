@@ -28,6 +28,8 @@ export interface IntakeSettings {
   rates: number[];
   rateSeconds: number;
   statsRequests: number;
+  /** How long each rate may wait for its orders to be final before the next rate starts. */
+  drainSeconds: number;
 }
 
 interface Percentiles {
@@ -74,7 +76,15 @@ export async function runIntakeBench(settings: IntakeSettings): Promise<IntakeRe
       const posts: PostAtRate[] = [];
       for (const rate of settings.rates) {
         say(`POST at ${rate}/s for ${settings.rateSeconds} s, then the backlog drains`);
-        posts.push(await postAtRate(stack.apiUrl, db, rate, settings.rateSeconds, 600_000));
+        posts.push(
+          await postAtRate(
+            stack.apiUrl,
+            db,
+            rate,
+            settings.rateSeconds,
+            settings.drainSeconds * 1000,
+          ),
+        );
       }
       const report: IntakeReport = { settings, startedAt, stats, posts };
       writeFileSync(join(settings.dir, 'intake.json'), `${JSON.stringify(report, null, 2)}\n`);
@@ -99,7 +109,7 @@ Intake and stats on ${settings.database}, ${rows} rows (ms; launch = accepted �
 ${posts
   .map(
     (p) =>
-      `  ${`POST /api/orders ${p.rate}/s × ${settings.rateSeconds} s`.padEnd(36)}${String(p.requests).padStart(10)}${fixed(p.p50).padStart(9)}${fixed(p.p99).padStart(9)}${String(p.errors).padStart(8)}${fixed(p.launch.p50, 0).padStart(12)}${fixed(p.launch.p99, 0).padStart(12)}${fixed(p.drainSeconds, 0).padStart(9)}${p.unfinished ? `  (${p.unfinished} unfinished)` : ''}`,
+      `  ${`POST /api/orders ${p.rate}/s × ${settings.rateSeconds} s`.padEnd(36)}${String(p.requests).padStart(10)}${fixed(p.p50).padStart(9)}${fixed(p.p99).padStart(9)}${String(p.errors).padStart(8)}${fixed(p.launch.p50, 0).padStart(12)}${fixed(p.launch.p99, 0).padStart(12)}${fixed(p.drainSeconds, 0).padStart(9)}${p.unfinished ? `  (${p.unfinished} not final, ${p.unlaunched} not started)` : ''}`,
   )
   .join('\n')}
   targets: POST p99 ≤ 50 ms at 50/s and ≤ 100 ms at 200/s; GET /api/stats p99 ≤ 20 ms

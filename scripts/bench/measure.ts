@@ -58,6 +58,8 @@ export interface PostAtRate {
   p99: number;
   /** Accepted → workflow recorded as started (`workflow_started_at − created_at`), in ms. */
   launch: { p50: number; p99: number };
+  /** Accepted orders whose workflow was not recorded as started when the wait ended. */
+  unlaunched: number;
   /** Seconds after the last POST until every accepted order was final. */
   drainSeconds: number;
   unfinished: number;
@@ -65,7 +67,7 @@ export interface PostAtRate {
 
 /**
  * `POST /api/orders` at `rate` a second for `seconds`, open loop, then waits until every accepted
- * order is final, so the next measurement starts on an idle system.
+ * order is final (at most `drainTimeoutMs`), so the next measurement starts on an idle system.
  */
 export async function postAtRate(
   apiUrl: string,
@@ -79,7 +81,11 @@ export async function postAtRate(
   const ids = answers.flatMap((answer) => (answer.orderId ? [answer.orderId] : []));
   const rows = await waitForFinalOrders(db, ids, drainTimeoutMs);
   const times = answers.map((answer) => answer.ms);
-  const launches = rows.flatMap((row) =>
+  const all: StoredOrder[] = [];
+  for (let from = 0; from < ids.length; from += 500) {
+    all.push(...(await db.orders.getMany(ids.slice(from, from + 500))));
+  }
+  const launches = all.flatMap((row) =>
     row.workflowStartedAt ? [Date.parse(row.workflowStartedAt) - Date.parse(row.createdAt)] : [],
   );
   return {
@@ -89,6 +95,7 @@ export async function postAtRate(
     p50: percentile(times, 50),
     p99: percentile(times, 99),
     launch: { p50: percentile(launches, 50), p99: percentile(launches, 99) },
+    unlaunched: ids.length - launches.length,
     drainSeconds: (Date.now() - posted) / 1000,
     unfinished: ids.length - rows.length,
   };
