@@ -22,7 +22,7 @@
  * the test command uses to prove the benchmark still works.
  */
 import { cpus, freemem, totalmem } from 'node:os';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -37,7 +37,7 @@ import { startScaledStack, startStack, type RunningSystem as System } from '../l
 import { seed } from '../seed-orders';
 import { baselineOrder } from './baseline-workflow';
 import { printIntake, runIntakeBench } from './intake';
-import { getLatency, postAtRate, waitForFinalOrders } from './measure';
+import { cpuSecondsOf, getLatency, postAtRate, waitForFinalOrders } from './measure';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -126,18 +126,6 @@ interface Latency {
   errors: number;
   p50: number;
   p99: number;
-}
-
-/** User + system CPU seconds of a process so far (Linux /proc; 0 elsewhere). */
-function cpuSecondsOf(pid: number | undefined): number {
-  if (!pid) return 0;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    // utime and stime are fields 14 and 15 of the line, in clock ticks (100 per second).
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
 }
 
 /** Runs `measure` and adds the CPU seconds each process spent meanwhile. */

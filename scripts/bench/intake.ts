@@ -18,7 +18,13 @@ import { closedLoop, orderBody, postOrder } from '../lib/load';
 import { createPostgresCluster } from '../lib/postgres';
 import { startStack } from '../lib/stack';
 import { seed } from '../seed-orders';
-import { getLatency, postAtRate, waitForFinalOrders, type PostAtRate } from './measure';
+import {
+  cpuSecondsOf,
+  getLatency,
+  postAtRate,
+  waitForFinalOrders,
+  type PostAtRate,
+} from './measure';
 
 /** What the intake run measures, and where. */
 export interface IntakeSettings {
@@ -42,7 +48,8 @@ export interface IntakeReport {
   settings: IntakeSettings;
   startedAt: string;
   stats: Percentiles & { requests: number; errors: number };
-  posts: PostAtRate[];
+  /** With each rate, the API's CPU milliseconds per accepted order (intake and launch). */
+  posts: (PostAtRate & { apiCpuMsPerOrder: number })[];
 }
 
 const say = (line: string) => console.log(`[bench:intake] ${line}`);
@@ -73,18 +80,20 @@ export async function runIntakeBench(settings: IntakeSettings): Promise<IntakeRe
       );
       say(`GET /api/stats × ${settings.statsRequests}`);
       const stats = await getLatency(`${stack.apiUrl}/api/stats`, settings.statsRequests);
-      const posts: PostAtRate[] = [];
+      const posts: IntakeReport['posts'] = [];
+      const apiCpu = () => cpuSecondsOf(stack.parts.api.pid);
       for (const rate of settings.rates) {
         say(`POST at ${rate}/s for ${settings.rateSeconds} s, then the backlog drains`);
-        posts.push(
-          await postAtRate(
-            stack.apiUrl,
-            db,
-            rate,
-            settings.rateSeconds,
-            settings.drainSeconds * 1000,
-          ),
+        const before = apiCpu();
+        const figures = await postAtRate(
+          stack.apiUrl,
+          db,
+          rate,
+          settings.rateSeconds,
+          settings.drainSeconds * 1000,
         );
+        const accepted = figures.requests - figures.errors;
+        posts.push({ ...figures, apiCpuMsPerOrder: ((apiCpu() - before) * 1000) / accepted });
       }
       const report: IntakeReport = { settings, startedAt, stats, posts };
       writeFileSync(join(settings.dir, 'intake.json'), `${JSON.stringify(report, null, 2)}\n`);
@@ -104,12 +113,12 @@ export function printIntake(report: IntakeReport): void {
   const rows = settings.seedRows.toLocaleString('en');
   console.log(`
 Intake and stats on ${settings.database}, ${rows} rows (ms; launch = accepted → workflow started)
-  request                               requests      p50      p99  errors  launch p50  launch p99  drain s
+  request                               requests      p50      p99  errors  launch p50  launch p99  drain s  API CPU ms/order
   ${'GET /api/stats (one at a time)'.padEnd(36)}${String(stats.requests).padStart(10)}${fixed(stats.p50).padStart(9)}${fixed(stats.p99).padStart(9)}${String(stats.errors).padStart(8)}
 ${posts
   .map(
     (p) =>
-      `  ${`POST /api/orders ${p.rate}/s × ${settings.rateSeconds} s`.padEnd(36)}${String(p.requests).padStart(10)}${fixed(p.p50).padStart(9)}${fixed(p.p99).padStart(9)}${String(p.errors).padStart(8)}${fixed(p.launch.p50, 0).padStart(12)}${fixed(p.launch.p99, 0).padStart(12)}${fixed(p.drainSeconds, 0).padStart(9)}${p.unfinished ? `  (${p.unfinished} not final, ${p.unlaunched} not started)` : ''}`,
+      `  ${`POST /api/orders ${p.rate}/s × ${settings.rateSeconds} s`.padEnd(36)}${String(p.requests).padStart(10)}${fixed(p.p50).padStart(9)}${fixed(p.p99).padStart(9)}${String(p.errors).padStart(8)}${fixed(p.launch.p50, 0).padStart(12)}${fixed(p.launch.p99, 0).padStart(12)}${fixed(p.drainSeconds, 0).padStart(9)}${fixed(p.apiCpuMsPerOrder).padStart(18)}${p.unfinished ? `  (${p.unfinished} not final, ${p.unlaunched} not started)` : ''}`,
   )
   .join('\n')}
   targets: POST p99 ≤ 50 ms at 50/s and ≤ 100 ms at 200/s; GET /api/stats p99 ≤ 20 ms

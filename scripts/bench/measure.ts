@@ -1,9 +1,22 @@
 /** Measurements the benchmark's sections share: waiting for orders to finish, GET latency. */
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Database } from '../../db';
 import type { StoredOrder } from '../../db/orders';
 import { FINAL_STATUSES } from '../../domain/order';
 import { closedLoop, openLoop, orderBody, percentile, postOrder } from '../lib/load';
+
+/** User + system CPU seconds of a process so far (Linux /proc; 0 elsewhere). */
+export function cpuSecondsOf(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    // utime and stime are fields 14 and 15 of the line, in clock ticks (100 per second).
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
 
 /** Waits until every order is final (or `timeoutMs` passes); returns the final rows. */
 export async function waitForFinalOrders(
