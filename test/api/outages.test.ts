@@ -104,6 +104,34 @@ void describe('outages', () => {
         assert.ok(processed?.workflowStartedAt);
       });
 
+      void test('before its workflow starts an order says so: detail workflow_not_found, cancel 404', async () => {
+        const idle = await startApi({
+          db: system.db,
+          temporal: devServer().client,
+          env: { TEMPORAL_TASK_QUEUE: system.taskQueue },
+          launcher: false,
+        });
+        try {
+          const created = await idle.call('POST', '/api/orders', { json: orderBody() });
+          assert.equal(created.status, 201, created.text);
+          const order = created.body as OrderResponse;
+          const detail = await idle.call('GET', `/api/orders/${order.id}`);
+          assert.equal(detail.status, 200, detail.text);
+          const body = detail.body as OrderDetailResponse;
+          assert.ok('error' in body.temporal);
+          assert.equal(body.temporal.error.code, 'workflow_not_found');
+          const cancel = await idle.call('POST', `/api/orders/${order.id}/cancel`, {
+            headers: AUTH,
+          });
+          assert.equal(cancel.status, 404, cancel.text);
+          assert.equal(errorOf(cancel).code, 'workflow_not_found');
+          await launch();
+          await sqlStatus(order.id, 'processed');
+        } finally {
+          await idle.close();
+        }
+      });
+
       void test('with Temporal unreachable readyz is 503 naming temporal only, with Retry-After', async () => {
         const answer = await down.call('GET', '/readyz');
         assert.equal(answer.status, 503);
@@ -134,7 +162,8 @@ void describe('outages', () => {
       void test('a launcher pass with Temporal down stops at the first failure; the entries wait out a backoff', async () => {
         const orders = [newOrder(), newOrder()];
         for (const order of orders) await system.db.orders.create(order);
-        const result = await launch(unreachableTemporal());
+        const at = new Date();
+        const result = await launch(unreachableTemporal(), at);
         assert.equal(result.unavailable, true);
         assert.deepEqual(
           { started: result.started, recorded: result.recorded, failed: result.failed },
@@ -144,8 +173,8 @@ void describe('outages', () => {
         for (const order of orders) {
           assert.equal((await system.db.orders.get(order.id))?.workflowStartedAt, null);
         }
-        // Within the backoff nothing is claimed again, however often the loop looks.
-        assert.equal((await launch(devServer().client, new Date())).claimed, 0);
+        // Within the backoff (the first is 1 s) nothing is claimed again.
+        assert.equal((await launch(devServer().client, new Date(at.getTime() + 500))).claimed, 0);
         await launch(devServer().client, later(120_000));
         for (const order of orders) await sqlStatus(order.id, 'processed');
       });
