@@ -196,9 +196,10 @@ export const orderResponse = z.object({
   updatedAt: timestamp,
   processedAt: timestamp.nullable(),
   workflowId: z.string(),
-  workflowStartedAt: timestamp
-    .nullable()
-    .meta({ description: 'Null until the workflow is known to exist (the reconciler retries).' }),
+  workflowStartedAt: timestamp.nullable().meta({
+    description:
+      'Null until the workflow is known to exist: null in the 201 answer to POST, set once the launcher has started it.',
+  }),
 });
 export type OrderResponse = z.infer<typeof orderResponse>;
 
