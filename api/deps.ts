@@ -12,8 +12,8 @@ export type ApiConfig = Config;
 
 export interface ApiHooks {
   /**
-   * Test-only fault injection: called after an order's row is written and before its workflow
-   * is started. The crash test kills the process here (API_FAULT_CRASH_AFTER_INSERT).
+   * Test-only fault injection: called after an order's row (and outbox entry) is written and
+   * before the API answers. The crash test kills the process here (API_FAULT_CRASH_AFTER_INSERT).
    */
   afterOrderInsert?: (order: StoredOrder) => void;
 }
@@ -29,6 +29,8 @@ export interface ApiDeps {
   auth?: Auth;
   /** The API's Prometheus metrics; `createApiApp` makes them when the caller does not. */
   metrics?: ApiMetrics;
+  /** Woken after each accepted order, so its workflow starts without waiting for a poll. */
+  launcher?: { notify(orderId: string): void };
   /** Bound on each Temporal call made while a client waits; TEMPORAL_CALL_TIMEOUT_MS by default. */
   temporalTimeoutMs?: number;
 }

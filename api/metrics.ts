@@ -13,6 +13,7 @@ export function apiMetrics({ db, config }: Pick<ApiDeps, 'db' | 'config'>): ApiM
     countByStatus: () => db.orders.countByStatus(),
     databaseSizeBytes: () => db.sizeBytes(),
     databaseQuotaBytes: config.DATABASE_QUOTA_BYTES ?? null,
+    launchBacklog: () => db.launches.backlog(),
   });
   collectProcessMetrics(metrics.registry);
   return metrics;

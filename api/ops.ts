@@ -5,6 +5,7 @@ import { countOrderWorkflowsByStatus } from '../clients/temporal';
 import { guardOf } from './auth';
 import { temporalTimeout, type ApiDeps } from './deps';
 import { ApiError, isTemporalUnavailable, methodNotAllowed, unavailable } from './errors';
+import type { TimelineColumn } from '../db/orders';
 import type { StatsResponse } from './schemas';
 import { openApiDocument } from './openapi';
 
@@ -12,6 +13,80 @@ import { openApiDocument } from './openapi';
 const PROBE_TIMEOUT_MS = 2_000;
 const MINUTE_MS = 60_000;
 const CHART_MINUTES = 60;
+/** How old the Temporal visibility counts in `/api/stats` may be (`temporalCountedAt` says). */
+const TEMPORAL_COUNTS_TTL_MS = 2_000;
+/**
+ * A minute that ended this long ago takes no more rows: its count is read once and kept. Rows are
+ * stamped by the writing process's clock, so this also covers clock skew between processes.
+ */
+const SETTLED_AFTER_MS = 10_000;
+
+type TemporalCounts = Pick<
+  StatsResponse['byStatus'],
+  'temporal' | 'temporalError' | 'temporalCountedAt'
+>;
+
+/**
+ * A read served from the last value while it is younger than `ttlMs`; once older, still served,
+ * and replaced in the background by one read at a time. Only the first call waits.
+ */
+function staleWhileRevalidate<T>(
+  ttlMs: number,
+  read: () => Promise<T>,
+  clock: () => number,
+): () => Promise<T> {
+  let last: { value: T; at: number } | null = null;
+  let pending: Promise<T> | null = null;
+  const refresh = (): Promise<T> => {
+    pending ??= read()
+      .then((value) => {
+        last = { value, at: clock() };
+        return value;
+      })
+      .finally(() => {
+        pending = null;
+      });
+    return pending;
+  };
+  return async () => {
+    if (!last) return refresh();
+    if (clock() - last.at >= ttlMs) refresh().catch(() => undefined);
+    return last.value;
+  };
+}
+
+/**
+ * Per-minute counts of `column` for the chart: settled minutes from memory (each read once), the
+ * last one or two minutes read on every request, so the series is as exact as a full read.
+ */
+function settledMinutes(db: ApiDeps['db'], column: TimelineColumn) {
+  const kept = new Map<number, number>();
+  return async (since: Date, at: Date): Promise<{ minute: string; count: number }[]> => {
+    const starts = Array.from({ length: CHART_MINUTES }, (_, i) => since.getTime() + i * MINUTE_MS);
+    const live = starts.findIndex((start) => start + MINUTE_MS > at.getTime() - SETTLED_AFTER_MS);
+    const firstLive = live === -1 ? CHART_MINUTES : live;
+    const missing = starts.slice(0, firstLive).findIndex((start) => !kept.has(start));
+    const [settledRows, liveRows] = await Promise.all([
+      missing === -1
+        ? Promise.resolve([])
+        : db.orders.countPerMinute(column, new Date(starts[missing] ?? 0), firstLive - missing),
+      firstLive === CHART_MINUTES
+        ? Promise.resolve([])
+        : db.orders.countPerMinute(
+            column,
+            new Date(starts[firstLive] ?? 0),
+            CHART_MINUTES - firstLive,
+          ),
+    ]);
+    for (const row of settledRows) kept.set(Date.parse(row.minute), row.count);
+    for (const start of kept.keys()) if (start < since.getTime()) kept.delete(start);
+    const liveCounts = new Map(liveRows.map((row) => [Date.parse(row.minute), row.count]));
+    return starts.map((start) => ({
+      minute: new Date(start).toISOString(),
+      count: kept.get(start) ?? liveCounts.get(start) ?? 0,
+    }));
+  };
+}
 
 /** A check that failed: `said` is for the client, `cause` (the raw error) for the log only. */
 interface ProbeFailure {
@@ -72,34 +147,39 @@ export function opsRouter(deps: ApiDeps): Router {
     res.json({ status: 'ready', checks: { database: 'ok', temporal: 'ok' } });
   }
 
-  async function temporalCounts(): Promise<
-    Pick<StatsResponse['byStatus'], 'temporal' | 'temporalError'>
-  > {
+  async function readTemporalCounts(): Promise<TemporalCounts> {
+    const countedAt = now().toISOString();
     try {
       const counts = await countOrderWorkflowsByStatus(temporal, config.TEMPORAL_TASK_QUEUE, {
         timeoutMs: temporalTimeout(deps),
       });
-      return { temporal: counts, temporalError: null };
+      return { temporal: counts, temporalError: null, temporalCountedAt: countedAt };
     } catch (error) {
       if (!isTemporalUnavailable(error)) throw error;
-      return { temporal: null, temporalError: 'Temporal is unreachable' };
+      return { temporal: null, temporalError: 'Temporal is unreachable', temporalCountedAt: null };
     }
   }
+  // Six visibility counts per request would cost more than everything else together.
+  const temporalCounts = staleWhileRevalidate(TEMPORAL_COUNTS_TTL_MS, readTemporalCounts, () =>
+    now().getTime(),
+  );
+  const created = settledMinutes(db, 'created_at');
+  const processed = settledMinutes(db, 'processed_at');
 
   async function stats(_req: Request, res: Response): Promise<void> {
     const at = now();
     const currentMinute = Math.floor(at.getTime() / MINUTE_MS) * MINUTE_MS;
     const since = new Date(currentMinute - (CHART_MINUTES - 1) * MINUTE_MS);
-    const [sql, fromTemporal, created, processed] = await Promise.all([
+    const [sql, fromTemporal, createdPerMinute, processedPerMinute] = await Promise.all([
       db.orders.countByStatus(),
       temporalCounts(),
-      db.orders.countPerMinute('created_at', since, CHART_MINUTES),
-      db.orders.countPerMinute('processed_at', since, CHART_MINUTES),
+      created(since, at),
+      processed(since, at),
     ]);
-    const perMinute = created.map(({ minute, count }, index) => ({
+    const perMinute = createdPerMinute.map(({ minute, count }, index) => ({
       minute,
       created: count,
-      processed: processed[index]?.count ?? 0,
+      processed: processedPerMinute[index]?.count ?? 0,
     }));
     const body: StatsResponse = {
       byStatus: { sql, ...fromTemporal },

@@ -46,7 +46,6 @@ import {
   type CreateOrderInput,
   type OrderDetailResponse,
 } from './schemas';
-import { launchOrderWorkflow } from './workflows';
 
 export const ORDERS_PATH = '/api/orders';
 /** The filtered listing as CSV, streamed. */
@@ -178,24 +177,6 @@ export function ordersRouter(deps: ApiDeps): Router {
     return existing.order;
   }
 
-  /**
-   * Starts the workflow of an accepted order. If Temporal is unreachable the order stays
-   * accepted: its row has no `workflow_started_at`, and the reconciler starts it later.
-   */
-  async function launch(order: StoredOrder, mayExist: boolean): Promise<StoredOrder> {
-    try {
-      const { recordedAt } = await launchOrderWorkflow(deps, order, { mayExist });
-      return { ...order, workflowStartedAt: recordedAt.toISOString() };
-    } catch (error) {
-      log.warn('order accepted; its workflow will be started by the reconciler', {
-        orderId: order.id,
-        workflowId: workflowIdForOrder(order.id),
-        reason: error instanceof Error ? error.message : String(error),
-      });
-      return order;
-    }
-  }
-
   async function createOrder(req: Request, res: Response): Promise<void> {
     const actor = actorOf(req);
     const input = parseOr400(createOrderRequest, req.body);
@@ -203,8 +184,7 @@ export function ordersRouter(deps: ApiDeps): Router {
     const hash = requestHash(input);
     const earlier = key ? await replay(key, hash, actor) : null;
     if (earlier) {
-      const order = earlier.workflowStartedAt ? earlier : await launch(earlier, true);
-      res.status(200).location(orderLocation(order.id)).json(presentOrder(order));
+      res.status(200).location(orderLocation(earlier.id)).json(presentOrder(earlier));
       return;
     }
     let order: StoredOrder;
@@ -231,15 +211,15 @@ export function ordersRouter(deps: ApiDeps): Router {
       return;
     }
     deps.hooks?.afterOrderInsert?.(order);
-    const launched = await launch(order, false);
+    // The row and its outbox entry are committed: the launcher starts the workflow from here.
+    deps.launcher?.notify(order.id);
     log.info('order accepted', {
       orderId: order.id,
       placedBy: actor.label,
       workflowId: workflowIdForOrder(order.id),
-      workflowStarted: launched.workflowStartedAt !== null,
     });
     deps.metrics?.ordersCreated.inc();
-    res.status(201).location(orderLocation(order.id)).json(presentOrder(launched));
+    res.status(201).location(orderLocation(order.id)).json(presentOrder(order));
   }
 
   async function listOrders(req: Request, res: Response): Promise<void> {
@@ -271,7 +251,7 @@ export function ordersRouter(deps: ApiDeps): Router {
         return {
           error: {
             code: 'workflow_not_found',
-            message: 'The workflow has not been started yet; the reconciler will start it',
+            message: 'The workflow has not been started yet; the launcher will start it shortly',
           },
         };
       }

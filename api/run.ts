@@ -1,7 +1,7 @@
 /**
- * The API process: logging, the database, a Temporal client, the HTTP server and the reconciler;
+ * The API process: logging, the database, a Temporal client, the HTTP server and the launcher;
  * a graceful stop on SIGINT/SIGTERM. Temporal may be down at start: orders are still accepted and
- * the reconciler starts their workflows once it is back. `main.ts` starts tracing first.
+ * the launcher starts their workflows once it is back. `main.ts` starts tracing first.
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,7 +13,8 @@ import type { Config } from '../domain/config';
 import { createLogger } from '../observability/logger';
 import type { Tracing } from '../observability/tracing';
 import { createApiApp, type ApiHooks } from './app';
-import { startReconciler } from './reconciler';
+import { startLauncher } from './launcher';
+import { apiMetrics } from './metrics';
 
 /** In-flight requests get this long to finish on SIGTERM before their connections are cut. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -21,7 +22,7 @@ const SHUTDOWN_GRACE_MS = 10_000;
 /**
  * Test-only fault injection, read from the environment on purpose (not part of the config
  * schema): `API_FAULT_CRASH_AFTER_INSERT=1` kills the process right after an order's row is
- * written, before its workflow starts: the crash the reconciler exists for.
+ * written, before the API answers: the outbox entry written with it must still get its workflow.
  */
 function faultHooks(env: NodeJS.ProcessEnv): ApiHooks {
   if (env.API_FAULT_CRASH_AFTER_INSERT !== '1') return {};
@@ -58,8 +59,10 @@ export async function runApi(config: Config, tracing: Tracing): Promise<void> {
     plugins: [tracing.temporalPlugin],
     dataConverter,
   });
-  const deps = { db, temporal, config, log };
-  const app = createApiApp({ ...deps, hooks: faultHooks(process.env) });
+  const base = { db, temporal, config, log };
+  const deps = { ...base, metrics: apiMetrics(base) };
+  const launcher = startLauncher(deps);
+  const app = createApiApp({ ...deps, launcher, hooks: faultHooks(process.env) });
 
   const server: Server = await new Promise((resolve, reject) => {
     const listening = app.listen(config.API_PORT, config.API_HOST, (error?: Error) =>
@@ -75,14 +78,13 @@ export async function runApi(config: Config, tracing: Tracing): Promise<void> {
     temporal: config.TEMPORAL_ADDRESS,
     codecKeyId: keyring.currentKeyId,
   });
-  const reconciler = startReconciler(deps);
 
   const stop = async (signal: string): Promise<void> => {
     log.info('api stopping', { signal });
     const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     clearTimeout(force);
-    await reconciler.stop();
+    await launcher.stop();
     await temporal.connection.close();
     await db.close();
     await tracing.shutdown();

@@ -300,9 +300,10 @@ export const orderResponse = z.object({
   updatedAt: timestamp,
   processedAt: timestamp.nullable(),
   workflowId: z.string(),
-  workflowStartedAt: timestamp
-    .nullable()
-    .meta({ description: 'Null until the workflow is known to exist (the reconciler retries).' }),
+  workflowStartedAt: timestamp.nullable().meta({
+    description:
+      'Null until the workflow is known to exist: null in the 201 answer to POST, set once the launcher has started it.',
+  }),
 });
 export type OrderResponse = z.infer<typeof orderResponse>;
 
@@ -377,6 +378,10 @@ export const statsResponse = z.object({
       .nullable()
       .meta({ description: 'From Temporal visibility; null when Temporal is unreachable.' }),
     temporalError: z.string().nullable(),
+    temporalCountedAt: timestamp.nullable().meta({
+      description:
+        'When the Temporal counts were read: they are reused for up to 2 s (the SQL counts are live).',
+    }),
   }),
   perMinute: z
     .array(

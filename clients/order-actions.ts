@@ -117,7 +117,7 @@ export async function applyOrderAction(
     throw new OrderActionFailure(
       'not_started',
       action,
-      "The order's workflow has not been started yet; the reconciler will start it",
+      "The order's workflow has not been started yet; the launcher will start it shortly: try again in a moment",
     );
   }
   const ruleBroken = closedOrderRefusal(action, current.status);

@@ -6,6 +6,7 @@ import { SequelizeStorage, Umzug } from 'umzug';
 import { CredentialRepository } from './credentials';
 import { BulkActionRepository } from './bulk';
 import { FeatureToggleRepository } from './features';
+import { LaunchOutbox } from './launches';
 import { defineBulkModels, defineFeatureModels, defineModels } from './models';
 import { migrations } from './migrations';
 import { OrderRepository, type Dialect } from './orders';
@@ -16,6 +17,8 @@ export interface Database {
   dialect: Dialect;
   sequelize: Sequelize;
   orders: OrderRepository;
+  /** Orders accepted whose workflow is still to be started (the launcher's outbox). */
+  launches: LaunchOutbox;
   /** Feature toggles and their audit rows (read them through a `FeatureToggleService`). */
   features: FeatureToggleRepository;
   /** Users, API keys and sessions (access control). */
@@ -165,6 +168,7 @@ export async function openDatabase(url: string, options: DatabaseOptions = {}): 
     dialect,
     sequelize,
     orders: new OrderRepository(orderModel),
+    launches: new LaunchOutbox(sequelize, dialect),
     features: new FeatureToggleRepository(defineFeatureModels(sequelize)),
     credentials: new CredentialRepository(sequelize),
     bulk: new BulkActionRepository(defineBulkModels(sequelize), orderModel),

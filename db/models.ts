@@ -108,6 +108,10 @@ export const placedByColumns = {
 } as const;
 
 export const ORDERS_TABLE = 'orders';
+/** Orders whose workflow is not known to have started (migration 006, kept by triggers). */
+export const LAUNCHES_TABLE = 'order_launches';
+/** Orders per status (migration 006, kept by triggers). */
+export const STATUS_COUNTS_TABLE = 'order_status_counts';
 
 export type OrderModel = typeof OrderRow;
 
@@ -125,7 +129,14 @@ export function defineModels(sequelize: Sequelize): OrderModel {
       ...placedByColumns,
       ...failureKindColumns,
     },
-    { sequelize, modelName: 'OrderRow', tableName: ORDERS_TABLE, timestamps: true },
+    {
+      sequelize,
+      modelName: 'OrderRow',
+      tableName: ORDERS_TABLE,
+      timestamps: true,
+      // SQL Server: the table has triggers (migration 006), so no bare OUTPUT clause.
+      hasTrigger: true,
+    },
   );
   return BoundOrderRow;
 }

@@ -160,10 +160,17 @@ export const configSchema = z.object({
   SIGN_IN_FAILURES_PER_USER: z.coerce.number().int().min(1).default(10),
   /** Order creations per client per minute before the API answers 429. */
   ORDER_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(600),
-  /** An order still without a workflow this long after its row was written gets one started. */
+  /**
+   * The launcher's lease on an outbox entry: an order whose launch was claimed but not recorded
+   * this long ago (its API process died) is claimed again.
+   */
   RECONCILE_AFTER: duration('30s'),
-  /** How often the reconciler looks for such orders. */
-  RECONCILE_EVERY: duration('15s'),
+  /** How often an idle launcher looks at the outbox (it is woken at once by its own orders). */
+  RECONCILE_EVERY: duration('2s'),
+  /** Outbox entries one launcher pass claims. */
+  LAUNCH_BATCH: z.coerce.number().int().min(1).max(1000).default(100),
+  /** Workflow starts one launcher has in flight at a time. */
+  LAUNCH_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(16),
   /**
    * The dashboard's load generator ("Monitoring load"): orders per second and for how long. One a
    * second outruns a worker with PAYMENT_RATE_PER_SECOND=0.5, so the queue visibly grows.

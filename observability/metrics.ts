@@ -25,6 +25,10 @@ export const METRICS = {
   featureToggleChanges: 'feature_toggle_changes_total',
   statusWriteFailures: 'order_status_write_failures_total',
   refunds: 'payment_refunds_total',
+  launchLatency: 'order_launch_latency_seconds',
+  launchFailures: 'order_launch_failures_total',
+  launchBacklog: 'order_launch_backlog',
+  launchOldest: 'order_launch_oldest_seconds',
 } as const;
 
 /** Seconds: payments normally take tens of milliseconds; the tail goes up to the 10 s timeout. */
@@ -124,10 +128,13 @@ export function createApiMetrics(
     countByStatus: () => Promise<Record<string, number>>;
     databaseSizeBytes: () => Promise<number>;
     databaseQuotaBytes: number | null;
+    /** The launch outbox: entries waiting and the acceptance time of the oldest. */
+    launchBacklog?: () => Promise<{ waiting: number; oldestAcceptedAt: Date | null }>;
   },
   registry = new Registry(),
 ) {
   const registers = [registry];
+  const launchBacklog = readings.launchBacklog;
   const ordersByStatus = new Gauge({
     name: METRICS.ordersByStatus,
     help: 'Orders in SQL by status.',
@@ -165,6 +172,38 @@ export function createApiMetrics(
       async collect() {
         const counts = await readings.countByStatus();
         this.set((counts.queued ?? 0) + (counts.processing ?? 0));
+      },
+    }),
+    launchLatency: new Histogram({
+      name: METRICS.launchLatency,
+      help: 'From an order accepted to its workflow recorded as started, by outcome.',
+      labelNames: ['outcome'] as const,
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    }),
+    launchFailures: new Counter({
+      name: METRICS.launchFailures,
+      help: 'Workflow starts that failed and wait in the outbox for a retry.',
+      registers,
+    }),
+    launchBacklog: new Gauge({
+      name: METRICS.launchBacklog,
+      help: 'Accepted orders whose workflow is not started yet (the launch outbox).',
+      registers,
+      async collect() {
+        if (launchBacklog) this.set((await launchBacklog()).waiting);
+      },
+    }),
+    launchOldest: new Gauge({
+      name: METRICS.launchOldest,
+      help: 'Age of the oldest accepted order whose workflow is not started yet (0 when none).',
+      registers,
+      async collect() {
+        if (!launchBacklog) return;
+        const { oldestAcceptedAt } = await launchBacklog();
+        this.set(
+          oldestAcceptedAt ? Math.max(0, (Date.now() - oldestAcceptedAt.getTime()) / 1000) : 0,
+        );
       },
     }),
     databaseSize: new Gauge({

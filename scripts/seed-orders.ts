@@ -7,7 +7,7 @@
  *
  * The default database is its own file (`sqlite:.data/seed-orders.sqlite`), so the seeded rows
  * never show up in `npm start`'s dashboard. Rows are marked as having workflows (none exist):
- * the reconciler leaves them alone.
+ * they get no launch outbox entry.
  */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -113,15 +113,16 @@ async function measure(db: Database): Promise<boolean> {
     ["list a customer's orders", () => db.orders.list({ customerId: 'cust-42', limit: 51 })],
     ['created per minute, last hour', () => db.orders.countPerMinute('created_at', since, 60)],
     ['processed per minute, last hour', () => db.orders.countPerMinute('processed_at', since, 60)],
-    ['reconciler: unstarted orders', () => db.orders.listUnstarted(new Date(), 100)],
-    ['counts by status (whole table)', () => db.orders.countByStatus()],
+    ['orders without a workflow', () => db.orders.listUnstarted(new Date(), 100)],
+    ['counts by status (kept counts)', () => db.orders.countByStatus()],
+    ['counts by status (whole table)', () => db.orders.countByStatusScan()],
   ];
   let allFast = true;
   console.log(`\n  ${'query'.padEnd(34)}${'median'.padStart(10)}${'worst'.padStart(10)}`);
   for (const [name, run] of queries) {
     const { median, worst } = await time(run);
     // The whole-table count is reported, not held to the target: it reads every index entry.
-    const held = !name.startsWith('counts by status');
+    const held = name !== 'counts by status (whole table)';
     const verdict = !held ? '(info)' : median < TARGET_MS ? 'ok' : `OVER ${TARGET_MS} ms`;
     if (held && median >= TARGET_MS) allFast = false;
     console.log(

@@ -50,6 +50,8 @@ export interface SystemHealth {
     { runningWorkflows: number; taskQueues: TaskQueueHealth[] } | Unreachable
   );
   database: { quotaBytes: number | null } & ({ dialect: string; sizeBytes: number } | Unreachable);
+  /** Accepted orders whose workflow the launcher has not started yet, and the oldest one's age. */
+  launches: { waiting: number; oldestSeconds: number | null } | Unreachable;
   finance: FinanceModeState | Unreachable | NoSimulator;
   /** Null when the demo tools are off: there is no load generator. */
   load: LoadStatus | null;
@@ -166,10 +168,19 @@ export function systemRouter(deps: ApiDeps, demo: DemoTools | null): Router {
   router
     .route(SYSTEM_PATH)
     .get(guardOf(deps)('GET', SYSTEM_PATH), async (_req, res) => {
-      const [temporalPart, database, financeState] = await Promise.all([
+      const [temporalPart, database, launches, financeState] = await Promise.all([
         settle(temporalHealth, isTemporalUnavailable, 'Temporal is unreachable'),
         settle(
           async () => ({ dialect: db.dialect, sizeBytes: await db.sizeBytes() }),
+          isDatabaseUnavailable,
+          'The database is unreachable',
+        ),
+        settle(
+          async () => {
+            const { waiting, oldestAcceptedAt } = await db.launches.backlog();
+            const age = oldestAcceptedAt ? (Date.now() - oldestAcceptedAt.getTime()) / 1000 : null;
+            return { waiting, oldestSeconds: age === null ? null : Math.max(0, age) };
+          },
           isDatabaseUnavailable,
           'The database is unreachable',
         ),
@@ -187,6 +198,7 @@ export function systemRouter(deps: ApiDeps, demo: DemoTools | null): Router {
           ...temporalPart,
         },
         database: { ...database, quotaBytes: config.DATABASE_QUOTA_BYTES ?? null },
+        launches,
         finance: financeState,
         load: demo ? demo.load.status() : null,
         demo: demo !== null,

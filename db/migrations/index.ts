@@ -5,6 +5,7 @@ import * as orderApi from './002-order-api';
 import * as featureToggles from './003-feature-toggles';
 import * as cancelReasonsAndRefunds from './004-cancel-reasons-and-refunds';
 import * as accessControl from './005-access-control';
+import * as launchOutboxAndStatusCounts from './006-launch-outbox-and-status-counts';
 import * as searchAndBulkActions from './007-search-and-bulk-actions';
 
 /**
@@ -17,5 +18,6 @@ export const migrations: RunnableMigration<QueryInterface>[] = [
   { name: '003-feature-toggles', ...featureToggles },
   { name: '004-cancel-reasons-and-refunds', ...cancelReasonsAndRefunds },
   { name: '005-access-control', ...accessControl },
+  { name: '006-launch-outbox-and-status-counts', ...launchOutboxAndStatusCounts },
   { name: '007-search-and-bulk-actions', ...searchAndBulkActions },
 ];

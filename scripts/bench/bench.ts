@@ -5,6 +5,7 @@
  *   npm run bench -- [--quick] [--orders N] [--concurrency C] [--seed-rows R]
  *                    [--rates 50,100,200] [--rate-seconds S] [--workers W]
  *                    [--database sqlite|postgres] [--cluster] [--dir DIR] [--json FILE] [--profile]
+ *                    [--intake] (only the intake and stats section: scripts/bench/intake.ts)
  *
  * 1. throughput: N orders posted by a closed-loop client with C requests in flight, from the first
  *    POST to the last order `processed`; create→processed latency from the orders' own timestamps;
@@ -21,14 +22,13 @@
  * the test command uses to prove the benchmark still works.
  */
 import { cpus, freemem, totalmem } from 'node:os';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { openDatabase, type Database } from '../../db';
-import { FINAL_STATUSES } from '../../domain/order';
-import { closedLoop, openLoop, orderBody, percentile, postOrder } from '../lib/load';
+import { closedLoop, orderBody, percentile, postOrder } from '../lib/load';
 import { createPostgresCluster, type PostgresCluster } from '../lib/postgres';
 import { Service, tsxArgs } from '../lib/processes';
 import { freeLoopbackPort } from '../../worker/metricsServer';
@@ -36,6 +36,8 @@ import { startTemporalCluster, type TemporalCluster } from '../lib/cluster';
 import { startScaledStack, startStack, type RunningSystem as System } from '../lib/stack';
 import { seed } from '../seed-orders';
 import { baselineOrder } from './baseline-workflow';
+import { printIntake, runIntakeBench } from './intake';
+import { cpuSecondsOf, getLatency, postAtRate, waitForFinalOrders } from './measure';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -55,6 +57,8 @@ interface Settings {
   dir: string;
   /** CPU profiles of the Node services into <dir>/profiles (open them in Chrome DevTools). */
   profile: boolean;
+  /** Only the intake and stats section (`scripts/bench/intake.ts`). */
+  intake: boolean;
 }
 
 function settingsFromArgs(): Settings {
@@ -72,6 +76,7 @@ function settingsFromArgs(): Settings {
       json: { type: 'string' },
       dir: { type: 'string' },
       profile: { type: 'boolean', default: false },
+      intake: { type: 'boolean', default: false },
     },
   });
   const quick = values.quick ?? false;
@@ -99,6 +104,7 @@ function settingsFromArgs(): Settings {
     cluster: values.cluster ?? false,
     json: values.json ?? join(dir, 'bench.json'),
     profile: values.profile ?? false,
+    intake: values.intake ?? false,
     dir,
   };
 }
@@ -122,18 +128,6 @@ interface Latency {
   p99: number;
 }
 
-/** User + system CPU seconds of a process so far (Linux /proc; 0 elsewhere). */
-function cpuSecondsOf(pid: number | undefined): number {
-  if (!pid) return 0;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    // utime and stime are fields 14 and 15 of the line, in clock ticks (100 per second).
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
 /** Runs `measure` and adds the CPU seconds each process spent meanwhile. */
 async function withCpu(
   processes: Service[],
@@ -155,26 +149,6 @@ const say = (message: string) => console.log(`[bench] ${message}`);
 
 function summarise(values: number[]): { p50: number; p95: number; p99: number } {
   return { p50: percentile(values, 50), p95: percentile(values, 95), p99: percentile(values, 99) };
-}
-
-/** Waits until every order is final (or `timeoutMs` passes); returns the final rows. */
-async function waitForFinalOrders(db: Database, ids: string[], timeoutMs: number) {
-  const pending = new Set(ids);
-  const done: Awaited<ReturnType<Database['orders']['getMany']>> = [];
-  const deadline = Date.now() + timeoutMs;
-  while (pending.size > 0 && Date.now() < deadline) {
-    const batch = [...pending].slice(0, 2000);
-    for (let from = 0; from < batch.length; from += 500) {
-      for (const order of await db.orders.getMany(batch.slice(from, from + 500))) {
-        if (FINAL_STATUSES.includes(order.status)) {
-          pending.delete(order.id);
-          done.push(order);
-        }
-      }
-    }
-    if (pending.size > 0) await sleep(500);
-  }
-  return done;
 }
 
 /** Orders per second from the first request to the last completion, and each one's latency. */
@@ -246,22 +220,6 @@ async function residentMemoryMb(metricsUrl: string): Promise<number> {
   return Number(match[1]) / 1024 / 1024;
 }
 
-async function getLatency(url: string, token: string, requests: number): Promise<Latency> {
-  const answers = await closedLoop(requests, 1, async () => {
-    const started = performance.now();
-    const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
-    await response.arrayBuffer();
-    return { ok: response.ok, ms: performance.now() - started };
-  });
-  const times = answers.map((answer) => answer.ms);
-  return {
-    requests,
-    errors: answers.filter((answer) => !answer.ok).length,
-    p50: percentile(times, 50),
-    p99: percentile(times, 99),
-  };
-}
-
 interface PostRate extends Latency {
   rate: number;
   /** Seconds after the last POST until every accepted order was final. */
@@ -275,23 +233,8 @@ async function postLatency(
   rate: number,
   seconds: number,
 ): Promise<PostRate> {
-  const answers = await openLoop(rate, seconds * 1000, () =>
-    postOrder(stack.apiUrl, stack.clientToken, orderBody()),
-  );
-  const posted = Date.now();
-  const ids = answers.flatMap((answer) => (answer.orderId ? [answer.orderId] : []));
   // The next rate starts on an idle system: wait for this one's orders to finish.
-  const rows = await waitForFinalOrders(db, ids, 300_000);
-  const times = answers.map((answer) => answer.ms);
-  return {
-    rate,
-    requests: answers.length,
-    errors: answers.filter((answer) => answer.status !== 201).length,
-    p50: percentile(times, 50),
-    p99: percentile(times, 99),
-    drainSeconds: (Date.now() - posted) / 1000,
-    unfinished: ids.length - rows.length,
-  };
+  return postAtRate(stack.apiUrl, stack.clientToken, db, rate, seconds, 300_000);
 }
 
 /** Runs one small batch through both paths: bundles, JIT, connection pools, caches. */
@@ -464,6 +407,12 @@ async function onFreshSystem<T>(
 
 async function main(): Promise<void> {
   const settings = settingsFromArgs();
+  if (settings.intake) {
+    printIntake(
+      await runIntakeBench({ ...settings, statsRequests: settings.getRequests, drainSeconds: 600 }),
+    );
+    return;
+  }
   mkdirSync(settings.dir, { recursive: true });
   const startedAt = new Date().toISOString();
   const database = await databaseFor(settings);

@@ -1,6 +1,7 @@
 /**
- * No order lost: the API process is killed (SIGKILL) between writing an order's row and starting
- * its workflow; after a restart, the reconciler starts the workflow and the order is processed.
+ * No order lost: the API process is killed (SIGKILL) right after writing an order's row and its
+ * outbox entry, before it answers or launches anything; after a restart, the launcher starts the
+ * workflow from the outbox and the order is processed.
  * The API runs as a real child process from its entry point, as `npm start` runs it.
  */
 import assert from 'node:assert/strict';
@@ -143,7 +144,7 @@ void describe('crash between the order row and the workflow start', () => {
 
         const restarted = await startApiProcess(apiEnv({}));
         const processed = await waitFor(
-          'the reconciler to start the order and the order to be processed',
+          'the launcher to start the order and the order to be processed',
           () => system.db.orders.get(row.id),
           (order) => order?.status === 'processed',
           { timeoutMs: 30_000, everyMs: 200 },

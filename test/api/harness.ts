@@ -10,6 +10,7 @@ import type { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { ROUTE_ACCESS, STAFF_ROLES, type Role } from '../../api/access';
 import { createApiApp, type ApiDeps } from '../../api/app';
+import { startLauncher } from '../../api/launcher';
 import { lazyTemporalClient } from '../../clients/temporal';
 import type { Database } from '../../db';
 import { loadConfig } from '../../domain/config';
@@ -59,6 +60,8 @@ export interface ApiOptions {
   env?: Record<string, string>;
   /** Replaces parts of the dependencies (a broken repository, a hook). */
   override?: Partial<ApiDeps>;
+  /** Runs the outbox launcher as the API process does; true unless a test drives it itself. */
+  launcher?: boolean;
 }
 
 /** A Temporal client aimed at a loopback port nothing listens on: Temporal is "down". */
@@ -91,6 +94,8 @@ export async function startApi(options: ApiOptions): Promise<RunningApi> {
     log: createLogger({ service: 'api', destination, level: 'debug' }),
     ...options.override,
   };
+  const launcher = options.launcher === false ? null : startLauncher(deps);
+  if (launcher) deps.launcher = launcher;
   const server: Server = await new Promise((resolve) => {
     const listening = createApiApp(deps).listen(0, '127.0.0.1', () => resolve(listening));
   });
@@ -132,11 +137,13 @@ export async function startApi(options: ApiOptions): Promise<RunningApi> {
     credentials,
     logs,
     call,
-    close: () =>
-      new Promise((resolve) => {
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      });
+      await launcher?.stop();
+    },
   };
 }
 

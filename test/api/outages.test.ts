@@ -1,12 +1,14 @@
 /**
- * Dependencies down: Temporal unreachable (orders still accepted, the reconciler starts them
+ * Dependencies down: Temporal unreachable (orders still accepted, the launcher starts them
  * later), the database unreachable (503, nothing half-written), and what the probes say.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { reconcileOrders } from '../../api/reconciler';
+import { launchDue } from '../../api/launcher';
 import type { OrderDetailResponse, OrderResponse, StatsResponse } from '../../api/schemas';
+import { orderWorkflowSettings, startOrderWorkflow } from '../../clients/temporal';
+import { workflowIdForOrder } from '../../domain/temporal';
 import { createLogger } from '../../observability/logger';
 import { DATABASES } from '../support/database';
 import { newOrder } from '../support/orders';
@@ -41,6 +43,8 @@ void describe('outages', () => {
           temporal: unreachableTemporal(),
           env: { TEMPORAL_TASK_QUEUE: system.taskQueue },
           override: FAST,
+          // The tests below run the launcher's passes themselves, at the times they choose.
+          launcher: false,
         });
       });
       after(async () => {
@@ -48,15 +52,17 @@ void describe('outages', () => {
         await system?.stop();
       });
 
-      /** One reconciler pass, as the API's loop runs it, with the given Temporal. */
-      const reconcile = (temporal = devServer().client, reconcileAfter = 0) =>
-        reconcileOrders({
+      /** One launcher pass, as the API's loop runs it, with the given Temporal, at `at`. */
+      const launch = (temporal = devServer().client, at = new Date()) =>
+        launchDue({
           db: system.db,
           temporal,
-          config: { ...down.deps.config, RECONCILE_AFTER: reconcileAfter },
+          config: { ...down.deps.config, LAUNCH_CONCURRENCY: 1 },
           log: quiet,
+          clock: () => at,
           ...FAST,
         });
+      const later = (ms: number) => new Date(Date.now() + ms);
       const sqlStatus = (id: string, status: string) =>
         waitFor(
           `order ${id} to be ${status}`,
@@ -65,7 +71,7 @@ void describe('outages', () => {
           { timeoutMs: 30_000, everyMs: 200 },
         );
 
-      void test('with Temporal unreachable an order is still accepted, and the reconciler starts it later', async () => {
+      void test('with Temporal unreachable an order is still accepted, and the launcher starts it once Temporal is back', async () => {
         const created = await down.call('POST', '/api/orders', { json: orderBody() });
         assert.equal(created.status, 201, created.text);
         const order = created.body as OrderResponse;
@@ -79,10 +85,42 @@ void describe('outages', () => {
           error: { code: 'temporal_unavailable', message: 'Temporal is unreachable' },
         });
 
-        const result = await reconcile();
+        const failed = await launch(unreachableTemporal());
+        assert.equal(failed.unavailable, true, JSON.stringify(failed));
+        assert.equal(failed.started, 0);
+        assert.equal((await system.db.orders.get(order.id))?.workflowStartedAt, null);
+
+        // Past its backoff, with Temporal back.
+        const result = await launch(devServer().client, later(120_000));
         assert.ok(result.started >= 1, JSON.stringify(result));
         const processed = await sqlStatus(order.id, 'processed');
         assert.ok(processed?.workflowStartedAt);
+      });
+
+      void test('before its workflow starts an order says so: detail workflow_not_found, cancel 404', async () => {
+        const idle = await startApi({
+          db: system.db,
+          temporal: devServer().client,
+          env: { TEMPORAL_TASK_QUEUE: system.taskQueue },
+          launcher: false,
+        });
+        try {
+          const created = await idle.call('POST', '/api/orders', { json: orderBody() });
+          assert.equal(created.status, 201, created.text);
+          const order = created.body as OrderResponse;
+          const detail = await idle.call('GET', `/api/orders/${order.id}`);
+          assert.equal(detail.status, 200, detail.text);
+          const body = detail.body as OrderDetailResponse;
+          assert.ok('error' in body.temporal);
+          assert.equal(body.temporal.error.code, 'workflow_not_found');
+          const cancel = await idle.call('POST', `/api/orders/${order.id}/cancel`);
+          assert.equal(cancel.status, 404, cancel.text);
+          assert.equal(errorOf(cancel).code, 'workflow_not_found');
+          await launch();
+          await sqlStatus(order.id, 'processed');
+        } finally {
+          await idle.close();
+        }
       });
 
       void test('with Temporal unreachable readyz is 503 naming temporal only, with Retry-After', async () => {
@@ -112,24 +150,38 @@ void describe('outages', () => {
         assert.ok(body.byStatus.sql.queued >= 1);
       });
 
-      void test('a reconciler pass with Temporal down stops at the first failure and leaves the orders', async () => {
+      void test('a launcher pass with Temporal down stops at the first failure; the entries wait out a backoff', async () => {
         const orders = [newOrder(), newOrder()];
         for (const order of orders) await system.db.orders.create(order);
-        const result = await reconcile(unreachableTemporal());
-        assert.deepEqual(result, { started: 0, recorded: 0, failed: 1 });
+        const at = new Date();
+        const result = await launch(unreachableTemporal(), at);
+        assert.equal(result.unavailable, true);
+        assert.deepEqual(
+          { started: result.started, recorded: result.recorded, failed: result.failed },
+          { started: 0, recorded: 0, failed: result.claimed },
+        );
+        assert.ok(result.claimed >= 2, JSON.stringify(result));
         for (const order of orders) {
           assert.equal((await system.db.orders.get(order.id))?.workflowStartedAt, null);
         }
-        await reconcile();
+        // Within the backoff (the first is 1 s) nothing is claimed again.
+        assert.equal((await launch(devServer().client, new Date(at.getTime() + 500))).claimed, 0);
+        await launch(devServer().client, later(120_000));
         for (const order of orders) await sqlStatus(order.id, 'processed');
       });
 
-      void test('a workflow that already ran is only recorded by the reconciler, never run again', async () => {
-        // Written and started, then "crashed" before recording the start.
-        const { order, handle } = await system.place();
+      void test('a workflow that already ran is only recorded by the launcher, never run again', async () => {
+        // Started, then the launcher "crashed" before recording the start.
+        const order = await system.db.orders.create(newOrder());
+        await startOrderWorkflow(
+          devServer().client,
+          { taskQueue: system.taskQueue, settings: orderWorkflowSettings(down.deps.config) },
+          order,
+        );
+        const handle = devServer().client.workflow.getHandle(workflowIdForOrder(order.id));
         await handle.result();
         const { runId } = await handle.describe();
-        const result = await reconcile();
+        const result = await launch();
         assert.ok(result.recorded >= 1, JSON.stringify(result));
         assert.ok((await system.db.orders.get(order.id))?.workflowStartedAt);
         const after = await handle.describe();
@@ -137,12 +189,16 @@ void describe('outages', () => {
         assert.equal(after.status.name, 'COMPLETED');
       });
 
-      void test('orders younger than RECONCILE_AFTER are left to the API that is writing them', async () => {
+      void test('an entry held by a launcher that died is claimed again once its lease runs out', async () => {
         const order = newOrder();
         await system.db.orders.create(order);
-        await reconcile(devServer().client, 60_000);
+        const now = new Date();
+        const lease = down.deps.config.RECONCILE_AFTER;
+        const held = await system.db.launches.claim(now, new Date(now.getTime() + lease), 1000);
+        assert.ok(held.some((c) => c.orderId === order.id));
+        await launch(devServer().client, now);
         assert.equal((await system.db.orders.get(order.id))?.workflowStartedAt, null);
-        await reconcile();
+        await launch(devServer().client, later(lease + 1000));
         await sqlStatus(order.id, 'processed');
       });
 

@@ -30,6 +30,7 @@ import {
   assertPromisesKept,
   type FaultEvent,
 } from './support';
+import { waitFor } from '../support/wait';
 
 interface Profile {
   /** Orders placed at least; the load goes on until the faults are over. */
@@ -95,7 +96,7 @@ before(
         // 20% of calls fail in `flaky` mode, and an outage eats about six attempts: fifteen keep
         // the odds of exhausting retries on a good order below one in ten thousand per run.
         PAYMENT_MAX_ATTEMPTS: '15',
-        // Orders whose workflow start was cut off by an API kill get one within seconds.
+        // Launches cut off by an API kill are claimed again within seconds.
         RECONCILE_AFTER: '10s',
         RECONCILE_EVERY: '3s',
         FINANCE_TIMEOUT: '5s',
@@ -250,6 +251,15 @@ Fault suite (${profileName}) — ${summary.loadSeconds.toFixed(0)} s of load
     assert.ok(
       Number.isFinite(worstRecoveryMs),
       'every hung payment of an order not cancelled was retried after its kill',
+    );
+    // Every status write of the run, through kills and outages, moved the kept counts with it.
+    assert.deepEqual(await db.orders.countByStatus(), await db.orders.countByStatusScan());
+    // A launch cut off by the API kill between start and record is recorded once its lease ends.
+    await waitFor(
+      'every launch to be recorded',
+      () => db.launches.backlog(),
+      (backlog) => backlog.waiting === 0,
+      { timeoutMs: 60_000, everyMs: 1_000 },
     );
   },
 );

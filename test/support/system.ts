@@ -107,6 +107,8 @@ export async function startTestSystem(options: TestSystemOptions): Promise<TestS
     async place(overrides = {}) {
       const order = await db.orders.create(newOrder(overrides));
       await startOrderWorkflow(env.client, { taskQueue, settings }, order);
+      // As the launcher does: the order's outbox entry goes, so no API launcher starts it again.
+      await db.orders.markWorkflowStarted(order.id);
       return {
         order,
         handle: env.client.workflow.getHandle<typeof processOrder>(workflowIdForOrder(order.id)),
