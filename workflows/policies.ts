@@ -1,7 +1,7 @@
 /**
  * Retry and timeout presets of the order workflow's activities, named and explained in one place.
  */
-import type { ActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 import { ActivityCancellationType } from '@temporalio/workflow';
 import { NON_RETRYABLE_PAYMENT_FAILURES } from '../domain/errors';
 import { PAYMENT_START_TO_CLOSE_MS } from '../domain/temporal';
@@ -15,6 +15,20 @@ import { PAYMENT_START_TO_CLOSE_MS } from '../domain/temporal';
 export const shortActivity: ActivityOptions = {
   startToCloseTimeout: '10s',
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s' },
+};
+
+/**
+ * The same status writes (and, later, verification) as local activities: run by the worker that
+ * runs the workflow, inside its workflow task, so a write costs no activity task of its own on
+ * the server. The same timeout and unbounded retries as `shortActivity`. A backoff longer than
+ * `localRetryThreshold` (a database outage) waits on a durable timer instead of holding the
+ * workflow task open with heartbeats, so a long outage does not grow the history by heartbeats.
+ * A lost worker's write runs again on the next: safe, as every write carries its status version.
+ */
+export const shortLocalActivity: LocalActivityOptions = {
+  startToCloseTimeout: shortActivity.startToCloseTimeout,
+  retry: shortActivity.retry,
+  localRetryThreshold: '10s',
 };
 
 /**
