@@ -76,6 +76,13 @@ export const SETTLE_PAYMENTS_PATCH = 'settle-payments-and-close-failed-orders';
  */
 export const LOCAL_STATUS_WRITES_PATCH = 'status-writes-as-local-activities';
 
+/**
+ * Verification became a local activity too: a read and a verdict, run inside the workflow task.
+ * The verdict (with the toggle value it was made with) is recorded in the history's marker, so a
+ * replay gives the same answer, as before. Histories without the marker schedule it as before.
+ */
+export const LOCAL_VERIFICATION_PATCH = 'verify-customer-as-local-activity';
+
 /** Before SETTLE_PAYMENTS_PATCH, the workflow closed with this failure type when it gave up. */
 export const ORDER_FAILED = 'OrderFailed';
 
@@ -320,6 +327,7 @@ export async function processOrder(input: OrderWorkflowInput): Promise<OrderWork
   const settles = patched(SETTLE_PAYMENTS_PATCH);
   // Decided once, before the first command, so a replay takes the path the run took.
   const writeStatusLocally = patched(LOCAL_STATUS_WRITES_PATCH);
+  const verifyLocally = patched(LOCAL_VERIFICATION_PATCH);
   if (resume) accept(resume.action, resume.reason);
   for (;;) {
     if (!cancelRequested) await moveTo('processing');
@@ -328,7 +336,7 @@ export async function processOrder(input: OrderWorkflowInput): Promise<OrderWork
     if (verify && !cancelRequested) {
       // Once per order: an operator's retry charges again but does not verify again.
       verify = false;
-      const verdict = await verifyCustomer({ orderId });
+      const verdict = await (verifyLocally ? local.verifyCustomer : verifyCustomer)({ orderId });
       if (!verdict.approved) {
         state.lastFailure = verdict.reason;
         await moveTo('rejected', { failureReason: verdict.reason });
