@@ -18,12 +18,13 @@ export const shortActivity: ActivityOptions = {
 };
 
 /**
- * The same status writes (and, later, verification) as local activities: run by the worker that
- * runs the workflow, inside its workflow task, so a write costs no activity task of its own on
- * the server. The same timeout and unbounded retries as `shortActivity`. A backoff longer than
- * `localRetryThreshold` (a database outage) waits on a durable timer instead of holding the
- * workflow task open with heartbeats, so a long outage does not grow the history by heartbeats.
- * A lost worker's write runs again on the next: safe, as every write carries its status version.
+ * Status writes and verification as local activities: run by the worker that runs the workflow,
+ * inside its workflow task, so each costs no activity task of its own on the server. The same
+ * timeout and unbounded retries as `shortActivity`. A backoff longer than `localRetryThreshold`
+ * (a database outage) waits on a durable timer instead of holding the workflow task open with
+ * heartbeats, so a long outage does not grow the history by heartbeats.
+ * A lost worker's write runs again on the next: safe, as every write carries its status version,
+ * and a verification read twice gives the verdict the history records.
  */
 export const shortLocalActivity: LocalActivityOptions = {
   startToCloseTimeout: shortActivity.startToCloseTimeout,
