@@ -340,12 +340,15 @@ Throughput: ${settings.orders} orders per run, ${settings.concurrency} in flight
   printThroughput(report.figures, settings.seedRows);
   const problems = report.runs.reduce((sum, run) => sum + run.problems, 0);
   const rss = report.runs.map((run) => fixed(run.rssMb.worker ?? 0, 0)).join(' → ');
+  const rows = settings.seedRows.toLocaleString('en');
+  const seededLines = report.runs.some((run) => run.table === 'seeded')
+    ? `  ${`${rows} rows ÷ empty (ours)`.padEnd(40)} ${formatSpread(report.ratios.growth, 2)}   (target within ±10%)
+  ${`${rows} rows: ours ÷ plain beside it`.padEnd(40)} ${formatSpread(report.ratios.seededPlain, 2)}\n`
+    : '';
   console.log(`
   ours ÷ plain baseline (table empty)      ${formatSpread(report.ratios.plain, 2)}   (target ≥ 0.90)
   ours ÷ same-shape baseline (table empty) ${formatSpread(report.ratios.shape, 2)}
-  ${`${settings.seedRows.toLocaleString('en')} rows ÷ empty (ours)`.padEnd(40)} ${formatSpread(report.ratios.growth, 2)}   (target within ±10%)
-  ${`${settings.seedRows.toLocaleString('en')} rows: ours ÷ plain beside it`.padEnd(40)} ${formatSpread(report.ratios.seededPlain, 2)}
-  orders not done as expected              ${problems}
+${seededLines}  orders not done as expected              ${problems}
   worker RSS after each run                ${rss} MB
   worker RSS, last system                  ${fixed(report.workerRssMb.before, 0)} MB warmed up → ${fixed(report.workerRssMb.afterThroughput, 0)} MB after its runs → ${fixed(report.workerRssMb.afterLatency, 0)} MB after the latency runs
 

@@ -13,6 +13,20 @@ import { orderWorkflowBundle } from '../support/temporal';
 const DIR = join(__dirname, '../fixtures/histories');
 const files = readdirSync(DIR).filter((f) => f.endsWith('.json'));
 
+/** Recorded on the path with local status writes and verification. */
+const LOCAL_STEPS = [
+  'processed',
+  'rejected-by-new-verification',
+  'failed-then-retried-by-update-then-processed',
+  'cancelled-in-flight-then-refunded',
+  'answer-lost-then-looked-up-then-processed',
+  'failed-then-completed-after-wait',
+  'resumed-after-close-then-processed',
+].map((name) => `local-steps-${name}`);
+
+const historyOf = (file: string) =>
+  historyFromJSON(JSON.parse(readFileSync(join(DIR, file), 'utf8')));
+
 void test('the recorded fixtures cover every way an order ends', () => {
   const names = files.map((f) => f.replace(/\.json$/, ''));
   for (const expected of [
@@ -28,16 +42,15 @@ void test('the recorded fixtures cover every way an order ends', () => {
     'failed-then-retried-by-update-then-processed',
     'answer-lost-then-looked-up-then-processed',
     'resumed-after-close-then-processed',
+    // With local status writes and verification (FEWER_ROUND_TRIPS_PATCH):
+    ...LOCAL_STEPS,
   ]) {
     assert.ok(names.includes(expected), `fixture ${expected}.json exists`);
   }
 });
 
 void test('every recorded order history replays without nondeterminism', async () => {
-  const histories = files.map((file) => ({
-    workflowId: file,
-    history: historyFromJSON(JSON.parse(readFileSync(join(DIR, file), 'utf8'))),
-  }));
+  const histories = files.map((file) => ({ workflowId: file, history: historyOf(file) }));
   const replayed: string[] = [];
   for await (const result of Worker.runReplayHistories(
     { workflowBundle: await orderWorkflowBundle() },
@@ -68,4 +81,22 @@ void test('an order verified with NEW_VERIFICATION off replays the same after th
     [{ approved: true, newVerification: false }],
   );
   await Worker.runReplayHistory({ workflowBundle: await orderWorkflowBundle() }, history, file);
+});
+
+void test('the local-steps fixtures took the new path: only finance calls are activity tasks', () => {
+  for (const name of LOCAL_STEPS) {
+    const events = historyOf(`${name}.json`).events ?? [];
+    const scheduled = events.flatMap((event) => {
+      const type = event.activityTaskScheduledEventAttributes?.activityType?.name;
+      return type ? [type] : [];
+    });
+    assert.ok(
+      scheduled.every((type) => ['chargePayment', 'lookupPayment', 'refundPayment'].includes(type)),
+      `${name}: activity tasks ${scheduled.join(', ')}`,
+    );
+    const localActivities = events.filter(
+      (event) => event.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+    );
+    assert.ok(localActivities.length >= 2, `${name}: status writes recorded as local activities`);
+  }
 });

@@ -146,6 +146,24 @@ const scenarios: Record<string, (system: TestSystem) => Promise<Handle>> = {
   },
 };
 
+/**
+ * The same paths recorded again with local status writes and verification, and the first status
+ * carried by the start (FEWER_ROUND_TRIPS_PATCH).
+ */
+const LOCAL_STEPS_SCENARIOS = [
+  'processed',
+  'rejected-by-new-verification',
+  'failed-then-retried-by-update-then-processed',
+  'cancelled-in-flight-then-refunded',
+  'answer-lost-then-looked-up-then-processed',
+  'failed-then-completed-after-wait',
+  'resumed-after-close-then-processed',
+].map((name) => `local-steps-${name}`);
+for (const name of LOCAL_STEPS_SCENARIOS) {
+  const scenario = scenarios[name.replace(/^local-steps-/, '')];
+  if (scenario) scenarios[name] = scenario;
+}
+
 async function main(): Promise<void> {
   mkdirSync(OUT, { recursive: true });
   const env = await createDevServerEnv();
