@@ -1,8 +1,9 @@
 /**
- * A deploy while orders are running: workflows started by the previous release's workflow code
+ * A deploy while orders are running: workflows started by an earlier release's workflow code
  * (taken from git, as it was shipped) are picked up by today's worker and finish the way they
- * started — on the path before SETTLE_PAYMENTS_PATCH — while new orders take the new path. Real
- * workers on the dev server, a real finance simulator and SQLite.
+ * started — on the path before SETTLE_PAYMENTS_PATCH, or before FEWER_ROUND_TRIPS_PATCH — while
+ * new orders take the new path. Real workers on the dev server, a real finance simulator and
+ * SQLite.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -31,6 +32,8 @@ import { waitFor } from '../support/wait';
 const ROOT = resolve(__dirname, '../..');
 /** The last release before payment settlement: its workflow code is what running orders run. */
 const PREVIOUS_RELEASE = '6fea7cc';
+/** The last release with status writes and verification as activity tasks of their own. */
+const BEFORE_LOCAL_STEPS = '6655acb';
 const WORKFLOW_SOURCES = [
   'workflows/index.ts',
   'workflows/processOrder.ts',
@@ -38,15 +41,26 @@ const WORKFLOW_SOURCES = [
   'domain/errors.ts',
   'domain/order.ts',
   'domain/temporal.ts',
+  'domain/text.ts',
 ];
 
-/** The previous release's workflow bundle, built from its sources as git has them. */
-async function previousReleaseBundle(): Promise<WorkflowBundle> {
+/** Whether the release has the file (later releases have more workflow sources). */
+function releaseHas(release: string, file: string): boolean {
+  try {
+    execFileSync('git', ['cat-file', '-e', `${release}:${file}`], { cwd: ROOT, stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A release's workflow bundle, built from its sources as git has them. */
+async function previousReleaseBundle(release = PREVIOUS_RELEASE): Promise<WorkflowBundle> {
   // Inside the repository, so the bundler finds node_modules; test-results/ is git-ignored.
-  const dir = join(ROOT, 'test-results', `workflows-${PREVIOUS_RELEASE}`);
+  const dir = join(ROOT, 'test-results', `workflows-${release}`);
   rmSync(dir, { recursive: true, force: true });
-  for (const file of WORKFLOW_SOURCES) {
-    const source = execFileSync('git', ['show', `${PREVIOUS_RELEASE}:${file}`], { cwd: ROOT });
+  for (const file of WORKFLOW_SOURCES.filter((source) => releaseHas(release, source))) {
+    const source = execFileSync('git', ['show', `${release}:${file}`], { cwd: ROOT });
     mkdirSync(dirname(join(dir, file)), { recursive: true });
     writeFileSync(join(dir, file), source);
   }
@@ -159,6 +173,37 @@ void describe('a deploy while orders are running (dev server)', () => {
       const settled: OrderWorkflowResult = await fresh.handle.result();
       assert.equal(settled.status, 'cancelled');
       assert.ok((await activitiesOf(fresh.handle)).includes('refundPayment'));
+    } finally {
+      await current.stop();
+    }
+  });
+
+  void test('orders started before the local steps finish with activity tasks after the deploy; new ones run them locally', async () => {
+    const previous = await runWorkers(await previousReleaseBundle(BEFORE_LOCAL_STEPS));
+    await finance.setMode({ mode: 'down' });
+    const waiting = await place();
+    await failedInSql(waiting.order);
+    await previous.stop();
+
+    const current = await runWorkers(await orderWorkflowBundle());
+    try {
+      await finance.reset();
+      await waiting.handle.signal(retrySignal);
+      const retried: OrderWorkflowResult = await waiting.handle.result();
+      assert.equal(retried.status, 'processed');
+      assert.equal((await db.orders.get(waiting.order.id))?.status, 'processed');
+      // The old path to the end: processing, failed, processing, processed, each an activity.
+      const old = await activitiesOf(waiting.handle);
+      assert.equal(old.filter((name) => name === 'recordOrderStatus').length, 4, old.join(', '));
+      assert.ok(old.includes('verifyCustomer'));
+
+      // A new order writes its status and verifies inside its workflow tasks: the payment is its
+      // only activity task.
+      const fresh = await place();
+      const processed: OrderWorkflowResult = await fresh.handle.result();
+      assert.equal(processed.status, 'processed');
+      assert.equal((await db.orders.get(fresh.order.id))?.status, 'processed');
+      assert.deepEqual(await activitiesOf(fresh.handle), ['chargePayment']);
     } finally {
       await current.stop();
     }
