@@ -347,6 +347,7 @@ Throughput: ${settings.orders} orders per run, ${settings.concurrency} in flight
     : '';
   console.log(`
   ours ÷ plain baseline (table empty)      ${formatSpread(report.ratios.plain, 2)}   (target ≥ 0.90)
+  ours ÷ plain, by CPU per order          ${formatSpread(report.ratios.plainCpu, 2)}   (plain's CPU ms per order ÷ ours, all services)
   ours ÷ same-shape baseline (table empty) ${formatSpread(report.ratios.shape, 2)}
 ${seededLines}  orders not done as expected              ${problems}
   worker RSS after each run                ${rss} MB

@@ -125,6 +125,39 @@ export interface Ratios {
   growth: Spread;
   /** At the seeded table: ours ÷ the plain baseline run beside it, free of drift between rounds. */
   seededPlain: Spread;
+  /**
+   * The plain baseline's CPU per order ÷ ours (every service process, the load client left out):
+   * the throughput ratio when both are CPU-bound on the same cores, whatever share of the
+   * machine other work leaves them (a busy machine favours the path with more processes).
+   */
+  plainCpu: Spread;
+}
+
+/** CPU milliseconds per completed order of every process but the load client. */
+function serviceCpuMsPerOrder(run: Run): number {
+  const seconds = Object.entries(run.cpuSeconds)
+    .filter(([name]) => name !== 'bench')
+    .reduce((sum, [, value]) => sum + value, 0);
+  return (seconds * 1000) / Math.max(1, run.completed);
+}
+
+function cpuRatio(runs: Run[]): Spread {
+  const empty = runs.filter((run) => run.table === 'empty');
+  const rounds = [...new Set(empty.map((run) => run.round))];
+  const byRound = rounds.flatMap((round) => {
+    const plain = empty.find((run) => run.kind === 'plain' && run.round === round);
+    const ours = empty.find((run) => run.kind === 'ours' && run.round === round);
+    return plain && ours ? [serviceCpuMsPerOrder(plain) / serviceCpuMsPerOrder(ours)] : [];
+  });
+  const medianOf = (kind: RunKind) =>
+    median(empty.filter((run) => run.kind === kind).map(serviceCpuMsPerOrder));
+  const finite = byRound.filter(Number.isFinite);
+  return {
+    median: medianOf('plain') / medianOf('ours'),
+    min: Math.min(...finite),
+    max: Math.max(...finite),
+    values: byRound,
+  };
 }
 
 export function ratios(runs: Run[]): Ratios {
@@ -135,6 +168,7 @@ export function ratios(runs: Run[]): Ratios {
     shape: ratioOf(runs, ours, { kind: 'shape', table: 'empty' }),
     growth: ratioOf(runs, seeded, ours),
     seededPlain: ratioOf(runs, seeded, { kind: 'plain', table: 'seeded' }),
+    plainCpu: cpuRatio(runs),
   };
 }
 

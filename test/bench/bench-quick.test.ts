@@ -50,7 +50,7 @@ void test(
       settings: { orders: number; rounds: number; rates: number[] };
       runs: Run[];
       figures: { kind: string; table: string; runs: number; perSecond: Spread }[];
-      ratios: Record<'plain' | 'shape' | 'growth' | 'seededPlain', Spread>;
+      ratios: Record<'plain' | 'shape' | 'growth' | 'seededPlain' | 'plainCpu', Spread>;
       workerRssMb: { before: number; afterThroughput: number; afterLatency: number };
       getOrders: { requests: number; errors: number };
       getStats: { requests: number; errors: number };
@@ -88,6 +88,7 @@ void test(
       report.settings.rates.map((rate) => ({ rate, errors: 0, unfinished: 0 })),
     );
     assert.match(stdout, /ours ÷ plain baseline \(table empty\)\s+\d+\.\d\d \(/);
+    assert.match(stdout, /ours ÷ plain, by CPU per order\s+\d+\.\d\d \(/);
     assert.match(stdout, /ours ÷ same-shape baseline \(table empty\)\s+\d+\.\d\d \(/);
     assert.match(stdout, /CPU ms per order, by process/);
     assert.match(stdout, /POST \/api\/orders at 200\/s/);
