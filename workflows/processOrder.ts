@@ -252,7 +252,12 @@ export async function processOrder(input: OrderWorkflowInput): Promise<OrderWork
       'failureReason' | 'failureKind' | 'paymentReference' | 'cancelReason' | 'refundReference'
     > = {},
   ): Promise<void> {
-    version += 1;
+    // A local activity writes before its workflow task is recorded. If that task is lost (a
+    // worker dies, the task times out), its retry may take another path with the same count of
+    // writes (a cancel arrived meanwhile). The history only grows, by at least three events per
+    // lost task, so a version of at least the history's length stays above every write of a task
+    // that was never recorded (at most two): such a write can be overtaken, never shadow this.
+    version = fewerRoundTrips ? Math.max(version + 1, workflowInfo().historyLength) : version + 1;
     state.status = status;
     state.history.push({ status, at: new Date().toISOString() });
     const visible = workflowInfo().typedSearchAttributes.get(orderStatusKey);
