@@ -55,7 +55,7 @@ function releaseHas(release: string, file: string): boolean {
 }
 
 /** A release's workflow bundle, built from its sources as git has them. */
-async function previousReleaseBundle(release = PREVIOUS_RELEASE): Promise<WorkflowBundle> {
+async function previousReleaseBundle(release: string): Promise<WorkflowBundle> {
   // Inside the repository, so the bundler finds node_modules; test-results/ is git-ignored.
   const dir = join(ROOT, 'test-results', `workflows-${release}`);
   rmSync(dir, { recursive: true, force: true });
@@ -128,6 +128,20 @@ void describe('a deploy while orders are running (dev server)', () => {
       (row) => row?.status === 'failed',
     );
 
+  /**
+   * Before the deploy: `release`'s worker, the finance package down, so `count` orders run out of
+   * attempts and wait, failed, for an operator; then that worker stops.
+   */
+  async function failedUnder(release: string, count: number) {
+    const previous = await runWorkers(await previousReleaseBundle(release));
+    await finance.setMode({ mode: 'down' });
+    const orders = [];
+    for (let index = 0; index < count; index++) orders.push(await place());
+    for (const { order } of orders) await failedInSql(order);
+    await previous.stop();
+    return orders;
+  }
+
   /** The activity types the workflow's history scheduled, in order. */
   async function activitiesOf(handle: WorkflowHandle): Promise<string[]> {
     const history = await handle.fetchHistory();
@@ -138,20 +152,12 @@ void describe('a deploy while orders are running (dev server)', () => {
   }
 
   void test('orders started by the previous release finish on its path after the deploy; new ones take the new path', async () => {
-    // Before the deploy: the previous release's worker; the finance package is down, so both
-    // orders run out of attempts and wait, failed, for an operator.
-    const previous = await runWorkers(await previousReleaseBundle());
-    await finance.setMode({ mode: 'down' });
-    const toRetry = await place();
-    const toCancel = await place();
-    await failedInSql(toRetry.order);
-    await failedInSql(toCancel.order);
-    await previous.stop();
-
+    const [toRetry, toCancel] = await failedUnder(PREVIOUS_RELEASE, 2);
     // The deploy: today's worker picks the same task queue up, replaying their histories.
     const current = await runWorkers(await orderWorkflowBundle());
     try {
       await finance.reset();
+      if (!toRetry || !toCancel) throw new Error('two orders were placed');
       await toRetry.handle.signal(retrySignal);
       await toCancel.handle.signal(cancelSignal, { reason: 'after the deploy' });
       const retried: OrderWorkflowResult = await toRetry.handle.result();
@@ -179,14 +185,10 @@ void describe('a deploy while orders are running (dev server)', () => {
   });
 
   void test('orders started before the local steps finish with activity tasks after the deploy; new ones run them locally', async () => {
-    const previous = await runWorkers(await previousReleaseBundle(BEFORE_LOCAL_STEPS));
-    await finance.setMode({ mode: 'down' });
-    const waiting = await place();
-    await failedInSql(waiting.order);
-    await previous.stop();
-
+    const [waiting] = await failedUnder(BEFORE_LOCAL_STEPS, 1);
     const current = await runWorkers(await orderWorkflowBundle());
     try {
+      if (!waiting) throw new Error('an order was placed');
       await finance.reset();
       await waiting.handle.signal(retrySignal);
       const retried: OrderWorkflowResult = await waiting.handle.result();

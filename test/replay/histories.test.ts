@@ -8,21 +8,14 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
+import { LOCAL_STEPS_PATHS, localStepsFixture } from '../support/history-fixtures';
 import { orderWorkflowBundle } from '../support/temporal';
 
 const DIR = join(__dirname, '../fixtures/histories');
 const files = readdirSync(DIR).filter((f) => f.endsWith('.json'));
 
 /** Recorded on the path with local status writes and verification. */
-const LOCAL_STEPS = [
-  'processed',
-  'rejected-by-new-verification',
-  'failed-then-retried-by-update-then-processed',
-  'cancelled-in-flight-then-refunded',
-  'answer-lost-then-looked-up-then-processed',
-  'failed-then-completed-after-wait',
-  'resumed-after-close-then-processed',
-].map((name) => `local-steps-${name}`);
+const LOCAL_STEPS = LOCAL_STEPS_PATHS.map(localStepsFixture);
 
 const historyOf = (file: string) =>
   historyFromJSON(JSON.parse(readFileSync(join(DIR, file), 'utf8')));

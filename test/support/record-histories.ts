@@ -14,6 +14,7 @@ import { paymentIdempotencyKey } from '../../activities/orders';
 import { resumeOrderWorkflow } from '../../clients/temporal';
 import { cancelSignal, cancelUpdate, retrySignal, retryUpdate } from '../../workflows';
 import { freshSqliteUrl } from './database';
+import { LOCAL_STEPS_PATHS, localStepsFixture } from './history-fixtures';
 import { startTestSystem, type TestSystem } from './system';
 import { createDevServerEnv, TEMPORAL_CLI } from './temporal';
 import { waitFor } from './wait';
@@ -146,22 +147,10 @@ const scenarios: Record<string, (system: TestSystem) => Promise<Handle>> = {
   },
 };
 
-/**
- * The same paths recorded again with local status writes and verification, and the first status
- * carried by the start (FEWER_ROUND_TRIPS_PATCH).
- */
-const LOCAL_STEPS_SCENARIOS = [
-  'processed',
-  'rejected-by-new-verification',
-  'failed-then-retried-by-update-then-processed',
-  'cancelled-in-flight-then-refunded',
-  'answer-lost-then-looked-up-then-processed',
-  'failed-then-completed-after-wait',
-  'resumed-after-close-then-processed',
-].map((name) => `local-steps-${name}`);
-for (const name of LOCAL_STEPS_SCENARIOS) {
-  const scenario = scenarios[name.replace(/^local-steps-/, '')];
-  if (scenario) scenarios[name] = scenario;
+// The same paths again on the local-steps path (FEWER_ROUND_TRIPS_PATCH).
+for (const path of LOCAL_STEPS_PATHS) {
+  const scenario = scenarios[path];
+  if (scenario) scenarios[localStepsFixture(path)] = scenario;
 }
 
 async function main(): Promise<void> {
