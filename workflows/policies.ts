@@ -21,15 +21,16 @@ export const shortActivity: ActivityOptions = {
  * Status writes and verification as local activities: run by the worker that runs the workflow,
  * inside its workflow task, so each costs no activity task of its own on the server. The same
  * timeout and unbounded retries as `shortActivity`. A backoff longer than `localRetryThreshold`
- * (a database outage) waits on a durable timer instead of holding the workflow task open with
- * heartbeats, so a long outage does not grow the history by heartbeats.
+ * (a database outage) waits on a durable timer instead of holding the workflow task open: an open
+ * task keeps its worker slot, and with every order's write waiting on the database the slots
+ * would run out and no update (an operator's cancel) could be answered until it is back.
  * A lost worker's write runs again on the next: safe, as every write carries its status version,
  * and a verification read twice gives the verdict the history records.
  */
 export const shortLocalActivity: LocalActivityOptions = {
   startToCloseTimeout: shortActivity.startToCloseTimeout,
   retry: shortActivity.retry,
-  localRetryThreshold: '10s',
+  localRetryThreshold: '2s',
 };
 
 /**
