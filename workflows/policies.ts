@@ -1,7 +1,7 @@
 /**
  * Retry and timeout presets of the order workflow's activities, named and explained in one place.
  */
-import type { ActivityOptions } from '@temporalio/workflow';
+import type { ActivityOptions, LocalActivityOptions } from '@temporalio/workflow';
 import { ActivityCancellationType } from '@temporalio/workflow';
 import { NON_RETRYABLE_PAYMENT_FAILURES } from '../domain/errors';
 import { PAYMENT_START_TO_CLOSE_MS } from '../domain/temporal';
@@ -15,6 +15,22 @@ import { PAYMENT_START_TO_CLOSE_MS } from '../domain/temporal';
 export const shortActivity: ActivityOptions = {
   startToCloseTimeout: '10s',
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '30s' },
+};
+
+/**
+ * Status writes and verification as local activities: run by the worker that runs the workflow,
+ * inside its workflow task, so each costs no activity task of its own on the server. The same
+ * timeout and unbounded retries as `shortActivity`. A backoff longer than `localRetryThreshold`
+ * (a database outage) waits on a durable timer instead of holding the workflow task open: an open
+ * task keeps its worker slot, and with every order's write waiting on the database the slots
+ * would run out and no update (an operator's cancel) could be answered until it is back.
+ * A lost worker's write runs again on the next: safe, as every write carries its status version,
+ * and a verification read twice gives the verdict the history records.
+ */
+export const shortLocalActivity: LocalActivityOptions = {
+  startToCloseTimeout: shortActivity.startToCloseTimeout,
+  retry: shortActivity.retry,
+  localRetryThreshold: '2s',
 };
 
 /**

@@ -1,8 +1,9 @@
 /**
  * One order, one durable workflow: mark processing → verify → charge → processed, or failed and
- * waiting for an operator's retry or cancel. Every status change goes to SQL (an activity) and to
- * the `OrderStatus` search attribute. Money is taken if and only if the order ends `processed`:
- * a cancel that meets a payment in flight waits for the truth and refunds what was taken.
+ * waiting for an operator's retry or cancel. Every status change goes to SQL (a local activity;
+ * an activity in older histories) and to the `OrderStatus` search attribute. Money is taken if
+ * and only if the order ends `processed`: a cancel that meets a payment in flight waits for the
+ * truth and refunds what was taken.
  */
 import {
   ActivityFailure,
@@ -16,6 +17,7 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   TimeoutFailure,
   upsertSearchAttributes,
@@ -39,7 +41,7 @@ import {
 } from '../domain/order';
 import { orderStatusKey, paymentTaskQueue, QUERIES, SIGNALS, UPDATES } from '../domain/temporal';
 import { boundText, TEXT_LIMITS } from '../domain/text';
-import { paymentActivity, settlementActivity, shortActivity } from './policies';
+import { paymentActivity, settlementActivity, shortActivity, shortLocalActivity } from './policies';
 
 export interface CancelRequest {
   reason?: string;
@@ -67,6 +69,19 @@ export const VERIFY_CUSTOMER_PATCH = 'verify-customer-before-payment';
  * workflow that was running when this shipped finishes the old way too.
  */
 export const SETTLE_PAYMENTS_PATCH = 'settle-payments-and-close-failed-orders';
+
+/**
+ * Fewer server round trips per order, in one patch because every patch costs each new workflow a
+ * marker and a `TemporalChangeVersion` search attribute upsert of its own:
+ * - status writes and verification run as local activities, inside the workflow task, instead of
+ *   as activity tasks of their own (the same writes and verdicts, recorded in markers, so a
+ *   replay gives the same answers);
+ * - the `OrderStatus` search attribute is upserted only when it changes: the start request
+ *   already carries `processing` (clients/temporal.ts), so the first status costs no upsert.
+ * Histories without the marker replay the old way, and a workflow that was running when this
+ * shipped finishes the old way too.
+ */
+export const FEWER_ROUND_TRIPS_PATCH = 'local-status-writes-and-verification';
 
 /** Before SETTLE_PAYMENTS_PATCH, the workflow closed with this failure type when it gave up. */
 export const ORDER_FAILED = 'OrderFailed';
@@ -137,6 +152,7 @@ function isStatusWriteRejected(error: unknown): boolean {
 export async function processOrder(input: OrderWorkflowInput): Promise<OrderWorkflowResult> {
   const { orderId, settings, resume } = input;
   const { recordOrderStatus, verifyCustomer } = proxyActivities<OrderActivities>(shortActivity);
+  const local = proxyLocalActivities<OrderActivities>(shortLocalActivity);
   const payments = paymentTaskQueue(workflowInfo().taskQueue);
   const { chargePayment } = proxyActivities<OrderActivities>({
     ...paymentActivity(settings.maxPaymentAttempts),
@@ -236,12 +252,21 @@ export async function processOrder(input: OrderWorkflowInput): Promise<OrderWork
       'failureReason' | 'failureKind' | 'paymentReference' | 'cancelReason' | 'refundReference'
     > = {},
   ): Promise<void> {
-    version += 1;
+    // A local activity writes before its workflow task is recorded. If that task is lost (a
+    // worker dies, the task times out), its retry may take another path with the same count of
+    // writes (a cancel arrived meanwhile). The history only grows, by at least three events per
+    // lost task, so a version of at least the history's length stays above every write of a task
+    // that was never recorded (at most two): such a write can be overtaken, never shadow this.
+    version = fewerRoundTrips ? Math.max(version + 1, workflowInfo().historyLength) : version + 1;
     state.status = status;
     state.history.push({ status, at: new Date().toISOString() });
-    upsertSearchAttributes([{ key: orderStatusKey, value: status }]);
+    const visible = workflowInfo().typedSearchAttributes.get(orderStatusKey);
+    if (!fewerRoundTrips || visible !== status) {
+      upsertSearchAttributes([{ key: orderStatusKey, value: status }]);
+    }
+    const record = fewerRoundTrips ? local.recordOrderStatus : recordOrderStatus;
     try {
-      await recordOrderStatus({ orderId, status, version, ...extra });
+      await record({ orderId, status, version, ...extra });
     } catch (error) {
       // Counted and alerted on by the activity; the order must still reach its final state.
       if (!isStatusWriteRejected(error)) throw error;
@@ -308,6 +333,8 @@ export async function processOrder(input: OrderWorkflowInput): Promise<OrderWork
 
   let verify = patched(VERIFY_CUSTOMER_PATCH) && resume === undefined;
   const settles = patched(SETTLE_PAYMENTS_PATCH);
+  // Decided once, before the first command, so a replay takes the path the run took.
+  const fewerRoundTrips = patched(FEWER_ROUND_TRIPS_PATCH);
   if (resume) accept(resume.action, resume.reason);
   for (;;) {
     if (!cancelRequested) await moveTo('processing');
@@ -316,7 +343,7 @@ export async function processOrder(input: OrderWorkflowInput): Promise<OrderWork
     if (verify && !cancelRequested) {
       // Once per order: an operator's retry charges again but does not verify again.
       verify = false;
-      const verdict = await verifyCustomer({ orderId });
+      const verdict = await (fewerRoundTrips ? local.verifyCustomer : verifyCustomer)({ orderId });
       if (!verdict.approved) {
         state.lastFailure = verdict.reason;
         await moveTo('rejected', { failureReason: verdict.reason });

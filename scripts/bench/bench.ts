@@ -1,28 +1,30 @@
 /**
  * `npm run bench`: the whole system as separate processes on this machine, measured side by side
- * with a bare-Temporal baseline in one run. Prints a table and writes the figures as JSON.
+ * with two bare-Temporal baselines in one run. Prints a table and writes the figures as JSON.
  *
- *   npm run bench -- [--quick] [--orders N] [--concurrency C] [--seed-rows R]
+ *   npm run bench -- [--quick] [--orders N] [--concurrency C] [--rounds K] [--seed-rows R]
  *                    [--rates 50,100,200] [--rate-seconds S] [--workers W]
  *                    [--database sqlite|postgres] [--cluster] [--dir DIR] [--json FILE] [--profile]
  *                    [--intake] (only the intake and stats section: scripts/bench/intake.ts)
  *
- * 1. throughput: N orders posted by a closed-loop client with C requests in flight, from the first
- *    POST to the last order `processed`; create→processed latency from the orders' own timestamps;
- * 2. baseline: N workflows with the same activity calls, all no-ops, started with the client, on
- *    the same server with the same worker settings; the headline is ours ÷ baseline;
- * 3. the throughput run again with R rows seeded into the orders table;
- * 4. GET /api/orders and GET /api/stats at R rows, then POST latency at fixed rates (open loop);
- * 5. the worker's resident memory before and after the throughput runs.
+ * 1. throughput, K rounds, each on a fresh system, the kinds of run alternating from round to
+ *    round: the plain baseline (four no-op activities on one task queue: the engine's limit), the
+ *    same-shape baseline (our activity calls as no-ops) and ours (N orders posted by a closed-loop
+ *    client with C requests in flight, from the first POST to the last order `processed`);
+ *    every figure is the median of its K runs with their spread, and the ratios are taken in
+ *    the same run;
+ * 2. R rows seeded into the orders table, then K rounds of ours and the plain baseline again;
+ * 3. GET /api/orders and GET /api/stats at R rows, then POST latency at fixed rates (open loop);
+ * 4. CPU seconds of every process per run, and the worker's resident memory after each run.
  *
  * `--cluster` runs every part on the project's Temporal cluster (scripts/lib/cluster.ts) instead
- * of the dev server: one cluster for the whole run, so the baseline and ours share it.
+ * of the dev server: one cluster for the whole run, so the baselines and ours share it.
  *
  * A benchmark, not a test: it asserts nothing about timings. `--quick` runs a small version that
  * the test command uses to prove the benchmark still works.
  */
 import { cpus, freemem, totalmem } from 'node:os';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -35,9 +37,25 @@ import { freeLoopbackPort } from '../../worker/metricsServer';
 import { startTemporalCluster, type TemporalCluster } from '../lib/cluster';
 import { startScaledStack, startStack, type RunningSystem as System } from '../lib/stack';
 import { seed } from '../seed-orders';
-import { baselineOrder } from './baseline-workflow';
 import { printIntake, runIntakeBench } from './intake';
-import { cpuSecondsOf, getLatency, postAtRate, waitForFinalOrders } from './measure';
+import {
+  cpuSecondsOf,
+  getLatency,
+  postAtRate,
+  waitForFinalOrders,
+  type PostAtRate,
+} from './measure';
+import {
+  formatSpread,
+  kindFigures,
+  printThroughput,
+  ratios,
+  type KindFigures,
+  type Ratios,
+  type Run,
+  type RunKind,
+  type Throughput,
+} from './summary';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -45,6 +63,8 @@ interface Settings {
   quick: boolean;
   orders: number;
   concurrency: number;
+  /** Runs of each kind, alternating, each round on a fresh system. */
+  rounds: number;
   seedRows: number;
   rates: number[];
   rateSeconds: number;
@@ -67,6 +87,7 @@ function settingsFromArgs(): Settings {
       quick: { type: 'boolean', default: false },
       orders: { type: 'string' },
       concurrency: { type: 'string' },
+      rounds: { type: 'string' },
       'seed-rows': { type: 'string' },
       rates: { type: 'string' },
       'rate-seconds': { type: 'string' },
@@ -93,8 +114,9 @@ function settingsFromArgs(): Settings {
     values.dir ?? join(ROOT, '.data/bench', new Date().toISOString().replace(/[:.]/g, '-'));
   return {
     quick,
-    orders: number('orders', values.orders, quick ? 200 : 2000, 1),
-    concurrency: number('concurrency', values.concurrency, 20, 1),
+    orders: number('orders', values.orders, quick ? 200 : 600, 1),
+    concurrency: number('concurrency', values.concurrency, 32, 1),
+    rounds: number('rounds', values.rounds, quick ? 1 : 3, 1),
     seedRows: number('seed-rows', values['seed-rows'], quick ? 20_000 : 1_000_000, 0),
     rates: (values.rates ?? '50,100,200').split(',').map((rate) => number('rates', rate, 0, 0.1)),
     rateSeconds: number('rate-seconds', values['rate-seconds'], quick ? 1 : 30, 1),
@@ -109,23 +131,22 @@ function settingsFromArgs(): Settings {
   };
 }
 
-interface Throughput {
-  /** CPU seconds each process spent during the run: where the time goes. */
-  cpuSeconds: Record<string, number>;
-  orders: number;
-  completed: number;
-  /** Orders that were refused, or did not end as expected within the wait. */
-  problems: number;
-  seconds: number;
-  perSecond: number;
-  latencyMs: { p50: number; p95: number; p99: number };
-}
-
 interface Latency {
   requests: number;
   errors: number;
   p50: number;
   p99: number;
+}
+
+/** Resident memory of a process in MB (Linux /proc; 0 elsewhere). */
+function rssMbOf(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match?.[1] ? Number(match[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
 }
 
 /** Runs `measure` and adds the CPU seconds each process spent meanwhile. */
@@ -188,18 +209,24 @@ async function ourThroughput(
   return throughputOf(orders, started, processed);
 }
 
+/** The workflow type and task queue of each baseline. */
+interface Baseline {
+  workflowType: 'baselineOrder' | 'plainOrder';
+  taskQueue: string;
+}
+
 async function baselineThroughput(
   client: Client,
-  taskQueue: string,
+  { workflowType, taskQueue }: Baseline,
   settings: Settings,
   runName: string,
 ): Promise<Omit<Throughput, 'cpuSeconds'>> {
   const { orders, concurrency } = settings;
   const since = new Date(Date.now() - 1000).toISOString();
-  const query = `WorkflowType = "baselineOrder" AND TaskQueue = "${taskQueue}" AND StartTime >= "${since}"`;
+  const query = `WorkflowType = "${workflowType}" AND TaskQueue = "${taskQueue}" AND StartTime >= "${since}"`;
   const started = Date.now();
   await closedLoop(orders, concurrency, (index) =>
-    client.workflow.start(baselineOrder, { taskQueue, workflowId: `${runName}-${index}` }),
+    client.workflow.start(workflowType, { taskQueue, workflowId: `${runName}-${index}` }),
   );
   const completedQuery = `${query} AND ExecutionStatus = "Completed"`;
   const deadline = Date.now() + Math.max(180_000, orders * 200);
@@ -213,32 +240,18 @@ async function baselineThroughput(
   return throughputOf(orders, started, completed);
 }
 
-async function residentMemoryMb(metricsUrl: string): Promise<number> {
-  const text = await (await fetch(metricsUrl)).text();
-  const match = /^process_resident_memory_bytes ([0-9.e+]+)$/m.exec(text);
-  if (!match?.[1]) throw new Error(`no process_resident_memory_bytes at ${metricsUrl}`);
-  return Number(match[1]) / 1024 / 1024;
-}
-
-interface PostRate extends Latency {
-  rate: number;
-  /** Seconds after the last POST until every accepted order was final. */
-  drainSeconds: number;
-  unfinished: number;
-}
-
-async function postLatency(
+/** POST latency at `rate`; the next rate starts on an idle system, so this waits for its orders. */
+function postLatency(
   stack: System<string>,
   db: Database,
   rate: number,
   seconds: number,
-): Promise<PostRate> {
-  // The next rate starts on an idle system: wait for this one's orders to finish.
+): Promise<PostAtRate> {
   return postAtRate(stack.apiUrl, stack.clientToken, db, rate, seconds, 300_000);
 }
 
-/** Runs one small batch through both paths: bundles, JIT, connection pools, caches. */
-async function warmUp(stack: System<string>, db: Database, baselineQueue: string): Promise<void> {
+/** Runs one small batch through every path: bundles, JIT, connection pools, caches. */
+async function warmUp(stack: System<string>, db: Database, baselines: Baseline[]): Promise<void> {
   const answers = await closedLoop(20, 5, () =>
     postOrder(stack.apiUrl, stack.clientToken, orderBody()),
   );
@@ -247,11 +260,13 @@ async function warmUp(stack: System<string>, db: Database, baselineQueue: string
     throw new Error(`warm-up: the API refused orders: ${JSON.stringify(answers[0])}`);
   await waitForFinalOrders(db, ids, 120_000);
   await Promise.all(
-    Array.from({ length: 20 }, (_, index) =>
-      stack.client.workflow.execute(baselineOrder, {
-        taskQueue: baselineQueue,
-        workflowId: `baseline-warm-up-${Date.now()}-${index}`,
-      }),
+    baselines.flatMap(({ workflowType, taskQueue }) =>
+      Array.from({ length: 20 }, (_, index) =>
+        stack.client.workflow.execute(workflowType, {
+          taskQueue,
+          workflowId: `${workflowType}-warm-up-${Date.now()}-${index}`,
+        }),
+      ),
     ),
   );
 }
@@ -268,35 +283,26 @@ const fixed = (value: number, digits = 1) => (Number.isFinite(value) ? value.toF
 
 function printReport(report: Report): void {
   const { settings } = report;
-  const rows: [string, Throughput][] = [
-    ['baseline (bare Temporal, no-op activities)', report.baseline],
-    ['orders via the API, table empty', report.empty],
-    [`orders via the API, ${settings.seedRows.toLocaleString('en')} rows`, report.seeded],
-  ];
   console.log(`
-Throughput: ${settings.orders} orders, ${settings.concurrency} requests in flight, ${settings.workers} worker process(es), ${settings.database}, ${settings.cluster ? 'Temporal cluster' : 'Temporal dev server'}
-  ${'run'.padEnd(48)}${'orders/s'.padStart(9)}${'p50 ms'.padStart(9)}${'p95 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'done'.padStart(7)}${'problems'.padStart(9)}`);
-  for (const [name, run] of rows) {
-    console.log(
-      `  ${name.padEnd(48)}${fixed(run.perSecond).padStart(9)}${fixed(run.latencyMs.p50, 0).padStart(9)}${fixed(run.latencyMs.p95, 0).padStart(9)}${fixed(run.latencyMs.p99, 0).padStart(9)}${String(run.completed).padStart(7)}${String(run.problems).padStart(9)}`,
-    );
-  }
-  const names = Object.keys(report.baseline.cpuSeconds);
-  console.log(
-    `\nCPU seconds per process during each run\n  ${'run'.padEnd(48)}${names.map((name) => name.padStart(18)).join('')}`,
-  );
-  for (const [name, run] of rows) {
-    console.log(
-      `  ${name.padEnd(48)}${names.map((process) => fixed(run.cpuSeconds[process] ?? 0).padStart(18)).join('')}`,
-    );
-  }
+Throughput: ${settings.orders} orders per run, ${settings.concurrency} in flight, ${settings.rounds} round(s) with the kinds of run alternating, each round on a fresh system; ${settings.workers} worker process(es), ${settings.database}, ${settings.cluster ? 'Temporal cluster' : 'Temporal dev server'}`);
+  printThroughput(report.figures, settings.seedRows);
+  const problems = report.runs.reduce((sum, run) => sum + run.problems, 0);
+  const rss = report.runs.map((run) => fixed(run.rssMb.worker ?? 0, 0)).join(' → ');
+  const rows = settings.seedRows.toLocaleString('en');
+  const seededLines = report.runs.some((run) => run.table === 'seeded')
+    ? `  ${`${rows} rows ÷ empty (ours)`.padEnd(40)} ${formatSpread(report.ratios.growth, 2)}   (target within ±10%)
+  ${`${rows} rows: ours ÷ plain beside it`.padEnd(40)} ${formatSpread(report.ratios.seededPlain, 2)}\n`
+    : '';
   console.log(`
-  ours ÷ baseline (table empty)   ${fixed(report.ratio, 2)}   (target ≥ 0.80)
-  seeded ÷ empty                  ${fixed(report.growth, 2)}   (target within ±10%)
-  worker RSS                      ${fixed(report.workerRssMb.before, 0)} MB warmed up → ${fixed(report.workerRssMb.afterThroughput, 0)} MB after ${settings.orders} orders → ${fixed(report.workerRssMb.afterLatency, 0)} MB after the latency runs
+  ours ÷ plain baseline (table empty)      ${formatSpread(report.ratios.plain, 2)}   (target ≥ 0.90)
+  ours ÷ plain, by CPU per order          ${formatSpread(report.ratios.plainCpu, 2)}   (plain's CPU ms per order ÷ ours, all services)
+  ours ÷ same-shape baseline (table empty) ${formatSpread(report.ratios.shape, 2)}
+${seededLines}  orders not done as expected              ${problems}
+  worker RSS after each run                ${rss} MB
+  worker RSS, last system                  ${fixed(report.workerRssMb.before, 0)} MB warmed up → ${fixed(report.workerRssMb.afterThroughput, 0)} MB after its runs → ${fixed(report.workerRssMb.afterLatency, 0)} MB after the latency runs
 
 API latency at ${settings.seedRows.toLocaleString('en')} rows
-  ${'request'.padEnd(34)}${'requests'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'errors'.padStart(8)}${'drain s'.padStart(9)}`);
+  ${'request'.padEnd(34)}${'requests'.padStart(9)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'errors'.padStart(8)}${'drain s'.padStart(9)}${'launch p50/p99 ms'.padStart(20)}`);
   for (const [name, latency] of [
     ['GET /api/orders (first page)', report.getOrders],
     ['GET /api/stats', report.getStats],
@@ -307,7 +313,7 @@ API latency at ${settings.seedRows.toLocaleString('en')} rows
   }
   for (const post of report.posts) {
     console.log(
-      `  ${`POST /api/orders at ${post.rate}/s for ${settings.rateSeconds} s`.padEnd(34)}${String(post.requests).padStart(9)}${fixed(post.p50).padStart(9)}${fixed(post.p99).padStart(9)}${String(post.errors).padStart(8)}${fixed(post.drainSeconds, 0).padStart(9)}`,
+      `  ${`POST /api/orders at ${post.rate}/s for ${settings.rateSeconds} s`.padEnd(34)}${String(post.requests).padStart(9)}${fixed(post.p50).padStart(9)}${fixed(post.p99).padStart(9)}${String(post.errors).padStart(8)}${fixed(post.drainSeconds, 0).padStart(9)}${`${fixed(post.launch.p50, 0)}/${fixed(post.launch.p99, 0)}`.padStart(20)}`,
     );
   }
   console.log(`\nFigures: ${settings.json}`);
@@ -317,23 +323,23 @@ interface Report {
   settings: Settings;
   machine: { cpus: number; cpuModel: string; memoryGb: number; freeMemoryGb: number; node: string };
   startedAt: string;
-  baseline: Throughput;
-  empty: Throughput;
-  seeded: Throughput;
-  ratio: number;
-  growth: number;
-  /** The worker of the last system: warmed up, after its throughput run, after the latency runs. */
+  /** Every throughput run, in the order it ran. */
+  runs: Run[];
+  /** Each kind of run on each table: medians and spreads. */
+  figures: KindFigures[];
+  ratios: Ratios;
+  /** The worker of the last system: warmed up, after its throughput runs, after the latency runs. */
   workerRssMb: { before: number; afterThroughput: number; afterLatency: number };
   getOrders: Latency;
   getStats: Latency;
-  posts: PostRate[];
+  posts: PostAtRate[];
 }
 
 interface RunningSystem {
   stack: System<string>;
   /** Baseline workers, and with `--workers` more order workers. */
   extra: Service[];
-  baselineQueue: string;
+  baselines: Record<Exclude<RunKind, 'ours'>, Baseline>;
   processes: Service[];
 }
 
@@ -365,7 +371,10 @@ async function onFreshSystem<T>(
     ? await startScaledStack({ ...common, temporalEnv: cluster.clientEnv, workers: 1, apis: 1 })
     : await startStack(common);
   const workerEnv = (stack.parts.worker ?? stack.parts['worker-1'])?.spec.env ?? {};
-  const baselineQueue = `baseline-${stack.taskQueue}`;
+  const baselines = {
+    shape: { workflowType: 'baselineOrder', taskQueue: `baseline-${stack.taskQueue}` },
+    plain: { workflowType: 'plainOrder', taskQueue: `plain-${stack.taskQueue}` },
+  } satisfies RunningSystem['baselines'];
   const extra: Service[] = [];
   const service = (service: string, env: NodeJS.ProcessEnv, file: string) =>
     new Service({
@@ -377,7 +386,11 @@ async function onFreshSystem<T>(
       logFile: join(dir, `${service}.log`),
     });
   try {
-    const baselineEnv = { ...workerEnv, TEMPORAL_TASK_QUEUE: baselineQueue };
+    const baselineEnv = {
+      ...workerEnv,
+      TEMPORAL_TASK_QUEUE: baselines.shape.taskQueue,
+      PLAIN_TASK_QUEUE: baselines.plain.taskQueue,
+    };
     for (let index = 0; index < settings.workers; index++) {
       extra.push(
         service(`baseline-worker-${index + 1}`, baselineEnv, 'scripts/bench/baseline-worker.ts'),
@@ -395,10 +408,10 @@ async function onFreshSystem<T>(
     }
     for (const part of extra) part.start();
     say(`${name}: warming up`);
-    await warmUp(stack, db, baselineQueue);
+    await warmUp(stack, db, Object.values(baselines));
     const temporal = cluster ? Object.values(cluster.services) : [];
     const processes = [...temporal, ...Object.values(stack.parts), ...extra];
-    return await measure({ stack, extra, baselineQueue, processes });
+    return await measure({ stack, extra, baselines, processes });
   } finally {
     for (const part of extra) await part.stop();
     await stack.stop();
@@ -423,50 +436,92 @@ async function main(): Promise<void> {
     : null;
   const fresh = <T>(name: string, measure: (system: RunningSystem) => Promise<T>) =>
     onFreshSystem(name, settings, database.url, db, cluster, measure);
+  const workerRss = (system: RunningSystem) =>
+    rssMbOf((system.stack.parts.worker ?? system.stack.parts['worker-1'])?.pid);
+  /** One throughput run of `kind` on `system`, with the CPU each process spent meanwhile. */
+  const measure = async (
+    kind: RunKind,
+    table: Run['table'],
+    round: number,
+    { stack, baselines, processes }: RunningSystem,
+  ): Promise<Run> => {
+    say(`${table} round ${round}: ${kind}, ${settings.orders} orders`);
+    const throughput = await withCpu(processes, () =>
+      kind === 'ours'
+        ? ourThroughput(stack, db, settings)
+        : baselineThroughput(stack.client, baselines[kind], settings, `${kind}-${Date.now()}`),
+    );
+    const rssMb = Object.fromEntries(
+      processes
+        .flatMap((part) => (part.spec.command === process.execPath ? [part] : []))
+        .map((part) => [part.name === 'worker-1' ? 'worker' : part.name, rssMbOf(part.pid)]),
+    );
+    return { ...throughput, kind, table, round, rssMb };
+  };
+  /**
+   * `rounds` rounds of the given kinds, each round on a fresh system, each starting with the
+   * next kind, so no kind always runs first (on the freshest server) or last. `last` runs on the
+   * last round's system after its throughput runs.
+   */
+  const rounds = async <T>(
+    table: Run['table'],
+    kinds: RunKind[],
+    last: (system: RunningSystem, warmedUpRssMb: number) => Promise<T>,
+  ): Promise<{ runs: Run[]; last: T }> => {
+    const runs: Run[] = [];
+    let result: T | undefined;
+    for (let round = 1; round <= settings.rounds; round++) {
+      await fresh(`${table}-${round}`, async (system) => {
+        const warmedUp = workerRss(system);
+        for (let index = 0; index < kinds.length; index++) {
+          const kind = kinds[(index + round - 1) % kinds.length] ?? 'ours';
+          runs.push(await measure(kind, table, round, system));
+        }
+        if (round === settings.rounds) result = await last(system, warmedUp);
+      });
+    }
+    return { runs, last: result as T };
+  };
+  /** The API's latency runs, on the last system after its throughput runs. */
+  const latencyRuns = async (system: RunningSystem, before: number) => {
+    const afterThroughput = workerRss(system);
+    say('GET latency');
+    const { viewerToken } = system.stack;
+    const getOrders = await getLatency(
+      `${system.stack.apiUrl}/api/orders?limit=50`,
+      viewerToken,
+      settings.getRequests,
+    );
+    const getStats = await getLatency(
+      `${system.stack.apiUrl}/api/stats`,
+      viewerToken,
+      settings.getRequests,
+    );
+    const posts: PostAtRate[] = [];
+    for (const rate of settings.rates) {
+      say(`POST at ${rate}/s for ${settings.rateSeconds} s`);
+      posts.push(await postLatency(system.stack, db, rate, settings.rateSeconds));
+    }
+    const afterLatency = workerRss(system);
+    return { getOrders, getStats, posts, workerRssMb: { before, afterThroughput, afterLatency } };
+  };
   try {
-    const baseline = await fresh('baseline', ({ stack, baselineQueue, processes }) => {
-      say(`baseline: ${settings.orders} workflows`);
-      return withCpu(processes, () =>
-        baselineThroughput(stack.client, baselineQueue, settings, `baseline-${Date.now()}`),
-      );
-    });
-    const empty = await fresh('empty', ({ stack, processes }) => {
-      say(`ours, table empty: ${settings.orders} orders`);
-      return withCpu(processes, () => ourThroughput(stack, db, settings));
-    });
-    say(`seeding ${settings.seedRows} rows`);
-    await seed(db, settings.seedRows, 7 * 86_400_000);
-    const seededRun = await fresh('seeded', async ({ stack, processes }) => {
-      const before = await residentMemoryMb(stack.workerMetricsUrl);
-      say(`ours, ${settings.seedRows} rows: ${settings.orders} orders`);
-      const seeded = await withCpu(processes, () => ourThroughput(stack, db, settings));
-      const afterThroughput = await residentMemoryMb(stack.workerMetricsUrl);
-      say('GET latency');
-      const getOrders = await getLatency(
-        `${stack.apiUrl}/api/orders?limit=50`,
-        stack.viewerToken,
-        settings.getRequests,
-      );
-      const getStats = await getLatency(
-        `${stack.apiUrl}/api/stats`,
-        stack.viewerToken,
-        settings.getRequests,
-      );
-      const posts: PostRate[] = [];
-      for (const rate of settings.rates) {
-        say(`POST at ${rate}/s for ${settings.rateSeconds} s`);
-        posts.push(await postLatency(stack, db, rate, settings.rateSeconds));
-      }
-      const afterLatency = await residentMemoryMb(stack.workerMetricsUrl);
-      return {
-        seeded,
-        getOrders,
-        getStats,
-        posts,
-        workerRssMb: { before, afterThroughput, afterLatency },
-      };
-    });
-
+    const kinds: RunKind[] = ['plain', 'shape', 'ours'];
+    let runs: Run[];
+    let latency: Awaited<ReturnType<typeof latencyRuns>>;
+    if (settings.seedRows > 0) {
+      const empty = await rounds('empty', kinds, () => Promise.resolve());
+      say(`seeding ${settings.seedRows} rows`);
+      await seed(db, settings.seedRows, 7 * 86_400_000);
+      const seeded = await rounds('seeded', ['ours', 'plain'], latencyRuns);
+      runs = [...empty.runs, ...seeded.runs];
+      latency = seeded.last;
+    } else {
+      // Nothing to seed: no seeded rounds, the latency runs follow the last empty round.
+      const empty = await rounds('empty', kinds, latencyRuns);
+      runs = empty.runs;
+      latency = empty.last;
+    }
     const report: Report = {
       settings,
       machine: {
@@ -477,11 +532,16 @@ async function main(): Promise<void> {
         node: process.version,
       },
       startedAt,
-      baseline,
-      empty,
-      ...seededRun,
-      ratio: empty.perSecond / baseline.perSecond,
-      growth: seededRun.seeded.perSecond / empty.perSecond,
+      runs,
+      figures: [
+        kindFigures(runs, 'plain', 'empty'),
+        kindFigures(runs, 'shape', 'empty'),
+        kindFigures(runs, 'ours', 'empty'),
+        kindFigures(runs, 'plain', 'seeded'),
+        kindFigures(runs, 'ours', 'seeded'),
+      ].filter((figure) => figure.runs > 0),
+      ratios: ratios(runs),
+      ...latency,
     };
     writeFileSync(settings.json, `${JSON.stringify(report, null, 2)}\n`);
     printReport(report);

@@ -1,8 +1,9 @@
 /**
- * A deploy while orders are running: workflows started by the previous release's workflow code
+ * A deploy while orders are running: workflows started by an earlier release's workflow code
  * (taken from git, as it was shipped) are picked up by today's worker and finish the way they
- * started — on the path before SETTLE_PAYMENTS_PATCH — while new orders take the new path. Real
- * workers on the dev server, a real finance simulator and SQLite.
+ * started — on the path before SETTLE_PAYMENTS_PATCH, or before FEWER_ROUND_TRIPS_PATCH — while
+ * new orders take the new path. Real workers on the dev server, a real finance simulator and
+ * SQLite.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -33,6 +34,8 @@ import { waitFor } from '../support/wait';
 const ROOT = resolve(__dirname, '../..');
 /** The last release before payment settlement: its workflow code is what running orders run. */
 const PREVIOUS_RELEASE = '6fea7cc';
+/** The last release with status writes and verification as activity tasks of their own. */
+const BEFORE_LOCAL_STEPS = '6655acb';
 const WORKFLOW_SOURCES = [
   'workflows/index.ts',
   'workflows/processOrder.ts',
@@ -40,15 +43,26 @@ const WORKFLOW_SOURCES = [
   'domain/errors.ts',
   'domain/order.ts',
   'domain/temporal.ts',
+  'domain/text.ts',
 ];
 
-/** The previous release's workflow bundle, built from its sources as git has them. */
-async function previousReleaseBundle(): Promise<WorkflowBundle> {
+/** Whether the release has the file (later releases have more workflow sources). */
+function releaseHas(release: string, file: string): boolean {
+  try {
+    execFileSync('git', ['cat-file', '-e', `${release}:${file}`], { cwd: ROOT, stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A release's workflow bundle, built from its sources as git has them. */
+async function previousReleaseBundle(release: string): Promise<WorkflowBundle> {
   // Inside the repository, so the bundler finds node_modules; test-results/ is git-ignored.
-  const dir = join(ROOT, 'test-results', `workflows-${PREVIOUS_RELEASE}`);
+  const dir = join(ROOT, 'test-results', `workflows-${release}`);
   rmSync(dir, { recursive: true, force: true });
-  for (const file of WORKFLOW_SOURCES) {
-    const source = execFileSync('git', ['show', `${PREVIOUS_RELEASE}:${file}`], { cwd: ROOT });
+  for (const file of WORKFLOW_SOURCES.filter((source) => releaseHas(release, source))) {
+    const source = execFileSync('git', ['show', `${release}:${file}`], { cwd: ROOT });
     mkdirSync(dirname(join(dir, file)), { recursive: true });
     writeFileSync(join(dir, file), source);
   }
@@ -100,7 +114,7 @@ void describe('a deploy while orders are running (dev server)', () => {
     };
   }
 
-  /** The previous release stored payloads in clear: its client had no codec. */
+  /** Earlier releases stored payloads in clear: their client had no codec. */
   const plainClient = () => new Client({ connection: devServer().connection });
 
   async function place(
@@ -121,6 +135,21 @@ void describe('a deploy while orders are running (dev server)', () => {
       (row) => row?.status === 'failed',
     );
 
+  /**
+   * Before the deploy: `release`'s worker and client, storing payloads in clear, the finance
+   * package down, so `count` orders run out of attempts and wait, failed, for an operator; then
+   * that worker stops.
+   */
+  async function failedUnder(release: string, count: number) {
+    const previous = await runWorkers(await previousReleaseBundle(release), {});
+    await finance.setMode({ mode: 'down' });
+    const orders = [];
+    for (let index = 0; index < count; index++) orders.push(await place(plainClient()));
+    for (const { order } of orders) await failedInSql(order);
+    await previous.stop();
+    return orders;
+  }
+
   /** The activity types the workflow's history scheduled, in order. */
   async function activitiesOf(handle: WorkflowHandle): Promise<string[]> {
     const history = await handle.fetchHistory();
@@ -131,21 +160,13 @@ void describe('a deploy while orders are running (dev server)', () => {
   }
 
   void test('orders started by the previous release finish on its path after the deploy; new ones take the new path', async () => {
-    // Before the deploy: the previous release's worker, storing payloads in clear; the finance
-    // package is down, so both orders run out of attempts and wait, failed, for an operator.
-    const previous = await runWorkers(await previousReleaseBundle(), {});
-    await finance.setMode({ mode: 'down' });
-    const toRetry = await place(plainClient());
-    const toCancel = await place(plainClient());
-    await failedInSql(toRetry.order);
-    await failedInSql(toCancel.order);
-    await previous.stop();
-
+    const [toRetry, toCancel] = await failedUnder(PREVIOUS_RELEASE, 2);
     // The deploy: today's worker, with the codec, picks the same task queue up, replaying their
     // clear histories; what it adds from now on is encrypted.
     const current = await runWorkers(await orderWorkflowBundle(), testDataConverter());
     try {
       await finance.reset();
+      if (!toRetry || !toCancel) throw new Error('two orders were placed');
       await toRetry.handle.signal(retrySignal);
       await toCancel.handle.signal(cancelSignal, { reason: 'after the deploy' });
       const retried: OrderWorkflowResult = await toRetry.handle.result();
@@ -167,6 +188,33 @@ void describe('a deploy while orders are running (dev server)', () => {
       const settled: OrderWorkflowResult = await fresh.handle.result();
       assert.equal(settled.status, 'cancelled');
       assert.ok((await activitiesOf(fresh.handle)).includes('refundPayment'));
+    } finally {
+      await current.stop();
+    }
+  });
+
+  void test('orders started before the local steps finish with activity tasks after the deploy; new ones run them locally', async () => {
+    const [waiting] = await failedUnder(BEFORE_LOCAL_STEPS, 1);
+    const current = await runWorkers(await orderWorkflowBundle(), testDataConverter());
+    try {
+      if (!waiting) throw new Error('an order was placed');
+      await finance.reset();
+      await waiting.handle.signal(retrySignal);
+      const retried: OrderWorkflowResult = await waiting.handle.result();
+      assert.equal(retried.status, 'processed');
+      assert.equal((await db.orders.get(waiting.order.id))?.status, 'processed');
+      // The old path to the end: processing, failed, processing, processed, each an activity.
+      const old = await activitiesOf(waiting.handle);
+      assert.equal(old.filter((name) => name === 'recordOrderStatus').length, 4, old.join(', '));
+      assert.ok(old.includes('verifyCustomer'));
+
+      // A new order writes its status and verifies inside its workflow tasks: the payment is its
+      // only activity task.
+      const fresh = await place();
+      const processed: OrderWorkflowResult = await fresh.handle.result();
+      assert.equal(processed.status, 'processed');
+      assert.equal((await db.orders.get(fresh.order.id))?.status, 'processed');
+      assert.deepEqual(await activitiesOf(fresh.handle), ['chargePayment']);
     } finally {
       await current.stop();
     }

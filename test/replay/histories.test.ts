@@ -12,6 +12,7 @@ import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { ENCRYPTED_ENCODING } from '../../clients/codec';
 import { FIXTURE_CODEC_KEYS, testDataConverter } from '../support/codec';
+import { LOCAL_STEPS_PATHS, localStepsFixture } from '../support/history-fixtures';
 import { orderWorkflowBundle } from '../support/temporal';
 
 const DIR = join(__dirname, '../fixtures/histories');
@@ -44,6 +45,12 @@ async function replayAll(
   return replayed.sort();
 }
 
+/** Recorded on the path with local status writes and verification. */
+const LOCAL_STEPS = LOCAL_STEPS_PATHS.map(localStepsFixture);
+
+const historyOf = (file: string) =>
+  historyFromJSON(JSON.parse(readFileSync(join(DIR, file), 'utf8')));
+
 void test('the recorded fixtures cover every way an order ends', () => {
   const names = files.map((f) => f.replace(/\.json$/, ''));
   for (const expected of [
@@ -59,6 +66,8 @@ void test('the recorded fixtures cover every way an order ends', () => {
     'failed-then-retried-by-update-then-processed',
     'answer-lost-then-looked-up-then-processed',
     'resumed-after-close-then-processed',
+    // With local status writes and verification (FEWER_ROUND_TRIPS_PATCH):
+    ...LOCAL_STEPS,
   ]) {
     assert.ok(names.includes(expected), `fixture ${expected}.json exists`);
   }
@@ -125,4 +134,22 @@ void test('an order verified with NEW_VERIFICATION off replays the same after th
     history,
     file,
   );
+});
+
+void test('the local-steps fixtures took the new path: only finance calls are activity tasks', () => {
+  for (const name of LOCAL_STEPS) {
+    const events = historyOf(`${name}.json`).events ?? [];
+    const scheduled = events.flatMap((event) => {
+      const type = event.activityTaskScheduledEventAttributes?.activityType?.name;
+      return type ? [type] : [];
+    });
+    assert.ok(
+      scheduled.every((type) => ['chargePayment', 'lookupPayment', 'refundPayment'].includes(type)),
+      `${name}: activity tasks ${scheduled.join(', ')}`,
+    );
+    const localActivities = events.filter(
+      (event) => event.markerRecordedEventAttributes?.markerName === 'core_local_activity',
+    );
+    assert.ok(localActivities.length >= 2, `${name}: status writes recorded as local activities`);
+  }
 });

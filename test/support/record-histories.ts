@@ -16,6 +16,7 @@ import { resumeOrderWorkflow } from '../../clients/temporal';
 import { cancelSignal, cancelUpdate, retrySignal, retryUpdate } from '../../workflows';
 import { FIXTURE_CODEC_KEYS, testDataConverter } from './codec';
 import { freshSqliteUrl } from './database';
+import { LOCAL_STEPS_PATHS, localStepsFixture } from './history-fixtures';
 import { startTestSystem, type TestSystem } from './system';
 import { createDevServerEnv, TEMPORAL_CLI } from './temporal';
 import { waitFor } from './wait';
@@ -152,6 +153,12 @@ const scenarios: Record<string, (system: TestSystem) => Promise<Handle>> = {
     return handle;
   },
 };
+
+// The same paths again on the local-steps path (FEWER_ROUND_TRIPS_PATCH).
+for (const path of LOCAL_STEPS_PATHS) {
+  const scenario = scenarios[path];
+  if (scenario) scenarios[localStepsFixture(path)] = scenario;
+}
 
 /**
  * Scenarios today's workflow cannot take any more: a cancel while backing off now waits for a
