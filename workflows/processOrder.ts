@@ -394,7 +394,7 @@ export async function processOrder(input: OrderWorkflowInput): Promise<OrderWork
     if (!decided) {
       if (settles) {
         // A business outcome, not a workflow failure: the order stays `failed` in SQL and
-        // visibility, and an operator's retry or cancel later starts a new run (api/workflows.ts).
+        // visibility, and an operator's retry or cancel later starts a new run (clients/order-actions.ts).
         log.warn('failed order closed: nobody acted within the wait', { orderId });
         return result('failed');
       }
