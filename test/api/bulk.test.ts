@@ -220,7 +220,7 @@ void describe('search, bulk actions and export', () => {
         assert.equal(confirmed.status, 201, confirmed.text);
         const started = confirmed.body as BulkActionResponse;
         assert.equal(started.matched, 3);
-        assert.equal(started.startedBy, 'operator');
+        assert.equal(started.startedBy, api.credentials.operator.label, 'the signed-in operator');
         assert.equal(confirmed.headers.get('location'), `/api/bulk-actions/${started.id}`);
         const finished = await waitFor(
           'the batch to complete',

@@ -71,8 +71,8 @@ void describe('the codec endpoint', () => {
     assert.equal(none.status, 401);
     assert.equal(errorOf(none).code, 'unauthorized');
     assert.ok(!leaks(none), 'the refusal carries the decoded payload');
-    const wrong = await decode({ authorization: 'Bearer not-the-operator-token-at-all' });
-    assert.equal(wrong.status, 403);
+    const wrong = await decode({ authorization: 'Bearer not-a-key-anyone-was-given' });
+    assert.equal(wrong.status, 401);
     assert.ok(!leaks(wrong));
     // The guard runs before the body is read: a broken body is refused the same way.
     const broken = await api.call('POST', '/api/codec/decode', {

@@ -11,7 +11,12 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { openDatabase, type Database } from '../../db';
-import { FEATURE_TOGGLE_CHANGES_TABLE, FEATURE_TOGGLES_TABLE, ORDERS_TABLE } from '../../db/models';
+import {
+  FEATURE_TOGGLE_CHANGES_TABLE,
+  FEATURE_TOGGLES_TABLE,
+  ORDERS_TABLE,
+  STATUS_COUNTS_TABLE,
+} from '../../db/models';
 import { DATABASES } from '../support/database';
 import { newOrder } from '../support/orders';
 import {
@@ -140,13 +145,19 @@ for (const target of DATABASES) {
       healthy = await api(db, { FINANCE_URL: 'http://127.0.0.1:1' });
 
       const closedDb = await open(withPassword(await target.url()));
+      // Started first (the harness makes its credentials in the database), then closed.
+      closed = await api(closedDb);
       await closedDb.close();
       dbs.splice(dbs.indexOf(closedDb), 1); // closed once is enough: SQLite throws on a second close
-      closed = await api(closedDb);
 
       const brokenDb = await open(withPassword(await target.url()));
       const tables = brokenDb.sequelize.getQueryInterface();
-      for (const table of [ORDERS_TABLE, FEATURE_TOGGLE_CHANGES_TABLE, FEATURE_TOGGLES_TABLE]) {
+      for (const table of [
+        ORDERS_TABLE,
+        STATUS_COUNTS_TABLE,
+        FEATURE_TOGGLE_CHANGES_TABLE,
+        FEATURE_TOGGLES_TABLE,
+      ]) {
         await tables.dropTable(table);
       }
       broken = await api(brokenDb);
