@@ -358,6 +358,26 @@ export function createAuth(deps: Pick<ApiDeps, 'db' | 'config' | 'log'>): Auth {
 }
 
 /** The guard of the app these dependencies belong to (`createApiApp` sets `deps.auth`). */
+/**
+ * `POST <base>/:id/<name>` for each name (an order's cancel and retry, a batch's pause, resume
+ * and cancel): guarded by its access-map entry, with an optional JSON body.
+ */
+export function routeActions<T extends string>(
+  router: Router,
+  guard: Auth['guard'],
+  base: string,
+  names: readonly T[],
+  handler: (name: T) => RequestHandler<{ id: string }>,
+): void {
+  for (const name of names) {
+    const path = `${base}/:id/${name}`;
+    router
+      .route(path)
+      .post(guard('POST', path), jsonBody({ required: false }), handler(name))
+      .all(methodNotAllowed('POST'));
+  }
+}
+
 export function guardOf(deps: Pick<ApiDeps, 'auth'>): Auth['guard'] {
   const { auth } = deps;
   if (!auth) throw new Error('the API dependencies carry no access control (createApiApp sets it)');

@@ -21,7 +21,7 @@ import {
 import type { BulkActionRecord } from '../db/bulk';
 import { isFinishedBulkState, type BulkState } from '../domain/bulk';
 import { workflowIdForBulkAction } from '../domain/temporal';
-import { actorOf, guardOf } from './auth';
+import { actorOf, guardOf, routeActions } from './auth';
 import { jsonBody } from './body';
 import { temporalTimeout, type ApiDeps } from './deps';
 import {
@@ -256,15 +256,6 @@ export function bulkRouter(deps: ApiDeps): Router {
     .route(`${BULK_ACTIONS_PATH}/:id/items`)
     .get(guard('GET', `${BULK_ACTIONS_PATH}/:id/items`), items)
     .all(methodNotAllowed('GET', 'HEAD'));
-  for (const which of ['pause', 'resume', 'cancel'] as const) {
-    router
-      .route(`${BULK_ACTIONS_PATH}/:id/${which}`)
-      .post(
-        guard('POST', `${BULK_ACTIONS_PATH}/:id/${which}`),
-        jsonBody({ required: false }),
-        control(which),
-      )
-      .all(methodNotAllowed('POST'));
-  }
+  routeActions(router, guard, BULK_ACTIONS_PATH, ['pause', 'resume', 'cancel'] as const, control);
   return router;
 }

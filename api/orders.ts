@@ -17,7 +17,7 @@ import { describeOrderWorkflow, orderWorkflowSettings } from '../clients/tempora
 import type { StoredOrder } from '../db/orders';
 import type { OrderAction, OrderActionAccepted } from '../domain/order';
 import { temporalUiWorkflowUrl, workflowIdForOrder } from '../domain/temporal';
-import { actorOf, guardOf, type Actor } from './auth';
+import { actorOf, guardOf, routeActions, type Actor } from './auth';
 import { jsonBody } from './body';
 import { temporalTimeout, type ApiDeps } from './deps';
 import {
@@ -337,15 +337,6 @@ export function ordersRouter(deps: ApiDeps): Router {
     .route(`${ORDERS_PATH}/:id`)
     .get(guard('GET', `${ORDERS_PATH}/:id`), orderDetail)
     .all(methodNotAllowed('GET', 'HEAD'));
-  for (const action of ['cancel', 'retry'] as const) {
-    router
-      .route(`${ORDERS_PATH}/:id/${action}`)
-      .post(
-        guard('POST', `${ORDERS_PATH}/:id/${action}`),
-        jsonBody({ required: false }),
-        operatorAction(action),
-      )
-      .all(methodNotAllowed('POST'));
-  }
+  routeActions(router, guard, ORDERS_PATH, ['cancel', 'retry'] as const, operatorAction);
   return router;
 }
