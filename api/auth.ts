@@ -357,7 +357,6 @@ export function createAuth(deps: Pick<ApiDeps, 'db' | 'config' | 'log'>): Auth {
   return { guard, require, sessionRouter, internalClientToken };
 }
 
-/** The guard of the app these dependencies belong to (`createApiApp` sets `deps.auth`). */
 /**
  * `POST <base>/:id/<name>` for each name (an order's cancel and retry, a batch's pause, resume
  * and cancel): guarded by its access-map entry, with an optional JSON body.
@@ -378,6 +377,7 @@ export function routeActions<T extends string>(
   }
 }
 
+/** The guard of the app these dependencies belong to (`createApiApp` sets `deps.auth`). */
 export function guardOf(deps: Pick<ApiDeps, 'auth'>): Auth['guard'] {
   const { auth } = deps;
   if (!auth) throw new Error('the API dependencies carry no access control (createApiApp sets it)');

@@ -245,16 +245,20 @@ const OPERATIONS: Record<string, (context: Context) => Operation> = {
     operationId: 'getSession',
     summary: 'Whether this browser holds a valid dashboard session',
     description: `Reads the \`${SESSION_COOKIE}\` cookie; it counts only with \`${SESSION_HEADER}: 1\`.`,
-    responses: { '200': answer('The session', 'Session'), '429': COOKIE_HELD_BACK },
+    responses: {
+      '200': answer('The session, or `user: null` without a cookie', 'Session'),
+      '401': answer('The cookie is not a live session: counted as a failed credential check'),
+      '429': COOKIE_HELD_BACK,
+    },
   }),
   'POST /api/session': ({ errors }) => ({
     operationId: 'signIn',
-    summary: 'Trade a credential for the dashboard session cookie',
+    summary: 'Sign in with a username and password: the dashboard session cookie',
     requestBody: bodyOf('SessionRequest', true),
     responses: {
       '200': sessionAnswer('Signed in: the cookie is set'),
       ...errors(400),
-      '403': answer('The credential is not valid'),
+      '401': answer('The username or password is not right'),
       ...errors(413, 415),
       '429': answer(
         'Too many sign-in attempts, or refused credentials, from this address this minute',

@@ -94,15 +94,19 @@ const unitPrice = z
     examples: ['12.50', 12.5],
   });
 
+/**
+ * Years 1000 to 9998: whatever the offset, the instant is then a four-digit year in UTC too,
+ * which PostgreSQL stores and compares (year 0 is not a year there) and an ISO answer can show.
+ */
+const FOUR_DIGIT_YEAR = /^(?:1\d{3}|[2-8]\d{3}|9\d{2}[0-8])-/;
+
 const datePlaced = z.iso
   .datetime({
     offset: true,
     message:
       'must be an ISO-8601 date-time with an offset (Z or ±hh:mm), e.g. 2026-07-01T10:00:00+01:00',
   })
-  // Years 1000 to 9998: whatever the offset, the instant is then a four-digit year in UTC too,
-  // which PostgreSQL stores (year 0 is not a year there) and an ISO answer can show.
-  .regex(/^(?:1\d{3}|[2-8]\d{3}|9\d{2}[0-8])-/, 'must be in the years 1000 to 9998')
+  .regex(FOUR_DIGIT_YEAR, 'must be in the years 1000 to 9998')
   .transform((value) => new Date(value).toISOString())
   .meta({
     // zod drops the format once a second pattern joins its own; the document keeps saying it.
@@ -185,10 +189,12 @@ function commaList<const T extends readonly [string, ...string[]]>(values: T) {
     .transform((value) => [...new Set(value.split(','))] as T[number][]);
 }
 
-const instant = z.iso.datetime({
-  offset: true,
-  message: 'must be an ISO-8601 date-time with an offset (Z or ±hh:mm)',
-});
+const instant = z.iso
+  .datetime({
+    offset: true,
+    message: 'must be an ISO-8601 date-time with an offset (Z or ±hh:mm)',
+  })
+  .regex(FOUR_DIGIT_YEAR, 'must be in the years 1000 to 9998');
 
 /** The filters the listing, the CSV export and bulk actions share, as query parameters. */
 export const orderFilterQuery = {
@@ -200,9 +206,10 @@ export const orderFilterQuery = {
   }),
   customerId: text(100).optional().meta({ description: "Only this customer's orders." }),
   product: text(200).optional().meta({ description: 'Only orders of this product.' }),
-  placedFrom: instant
-    .optional()
-    .meta({ description: 'Only orders the API accepted at or after this instant.' }),
+  placedFrom: instant.optional().meta({
+    format: 'date-time',
+    description: 'Only orders the API accepted at or after this instant (years 1000 to 9998).',
+  }),
   placedTo: instant.optional().meta({
     description:
       'Only orders the API accepted at or before this instant; before `placedFrom`, nothing.',
@@ -260,7 +267,13 @@ export const sessionRequest = z.strictObject(
 
 /** Every `/api/session` answer: whether the request now holds a session. */
 export const sessionResponse = z.object({
-  operator: z.boolean().meta({ description: 'Whether the request carries a valid session.' }),
+  user: z
+    .object({
+      username: z.string(),
+      role: z.enum(['viewer', 'operator', 'admin']),
+    })
+    .nullable()
+    .meta({ description: 'Who is signed in with this session; null without one.' }),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -399,9 +412,10 @@ export type StatsResponse = z.infer<typeof statsResponse>;
 // ---------------------------------------------------------------------------------------------
 // Codec endpoint (Temporal's remote codec protocol)
 
+// Bounded well inside the 64 KiB body: a payload of an order is a few hundred bytes.
 const base64 = z
   .string()
-  .max(1_000_000, 'must be at most 1,000,000 characters')
+  .max(16_384, 'must be at most 16,384 characters')
   .regex(/^[A-Za-z0-9+/_-]*={0,2}$/, 'must be base64');
 
 /** One payload as protobuf's JSON writes it: metadata values and data in base64. */
@@ -416,7 +430,7 @@ const jsonPayload = z.strictObject(
 /** Protobuf's JSON leaves an empty list out: a signal without input sends `{}`. */
 export const codecPayloads = z.strictObject(
   {
-    payloads: z.array(jsonPayload).max(1000, 'must list at most 1000 payloads').default([]),
+    payloads: z.array(jsonPayload).max(50, 'must list at most 50 payloads').default([]),
   },
   OBJECT_BODY,
 );
@@ -699,6 +713,15 @@ export const systemResponse = z.object({
     z.object({ ...quota, dialect: z.string(), sizeBytes: z.number().int() }),
     z.object({ ...quota, ...unreachablePart.shape }),
   ]),
+  launches: z
+    .union([
+      z.object({ waiting: z.number().int(), oldestSeconds: z.number().nullable() }),
+      unreachablePart,
+    ])
+    .meta({
+      description:
+        "Accepted orders whose workflow the launcher has not started yet, and the oldest one's age.",
+    }),
   finance: z.union([
     financeModeState,
     unreachablePart,
