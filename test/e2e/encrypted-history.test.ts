@@ -13,7 +13,11 @@ import { temporal } from '@temporalio/proto';
 import { ENCRYPTED_ENCODING, EncryptionCodec } from '../../clients/codec';
 import { isOrderStatus } from '../../domain/order';
 import { workflowIdForOrder } from '../../domain/temporal';
-import { SETTLE_PAYMENTS_PATCH, VERIFY_CUSTOMER_PATCH } from '../../workflows/processOrder';
+import {
+  FEWER_ROUND_TRIPS_PATCH,
+  SETTLE_PAYMENTS_PATCH,
+  VERIFY_CUSTOMER_PATCH,
+} from '../../workflows/processOrder';
 import { keyringOf, TEST_CODEC_KEYS } from '../support/codec';
 import { freshSqliteUrl } from '../support/database';
 import { startTestSystem, type TestSystem } from '../support/system';
@@ -21,7 +25,32 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createDevServerEnv } from '../support/temporal';
 import { waitFor } from '../support/wait';
 
-const PATCHES = [VERIFY_CUSTOMER_PATCH, SETTLE_PAYMENTS_PATCH];
+const PATCHES = [VERIFY_CUSTOMER_PATCH, SETTLE_PAYMENTS_PATCH, FEWER_ROUND_TRIPS_PATCH];
+
+/** The fields of core's local-activity marker data: an activity's identity and timing only. */
+const LOCAL_ACTIVITY_MARKER_FIELDS = new Set([
+  'seq',
+  'attempt',
+  'activity_id',
+  'activity_type',
+  'complete_time',
+  'backoff',
+  'original_schedule_time',
+]);
+
+function isLocalActivityMarkerData(data: string): boolean {
+  try {
+    const parsed = JSON.parse(data) as unknown;
+    return (
+      typeof parsed === 'object' &&
+      parsed !== null &&
+      'activity_type' in parsed &&
+      Object.keys(parsed).every((key) => LOCAL_ACTIVITY_MARKER_FIELDS.has(key))
+    );
+  } catch {
+    return false;
+  }
+}
 
 const { GetWorkflowExecutionHistoryResponse, DescribeWorkflowExecutionResponse } =
   temporal.api.workflowservice.v1;
@@ -120,11 +149,14 @@ void describe('customer data in Temporal', () => {
       for (const payload of payloads) {
         const encoding = Buffer.from(payload.metadata?.encoding ?? []).toString();
         if (encoding === ENCRYPTED_ENCODING) continue;
-        // The SDK's core writes the patch markers itself, past the codec: they name the patch.
+        // The SDK's core writes two kinds of marker data itself, past the codec: a patch marker
+        // names the patch; a local activity's marker says which activity ran and when (its
+        // result, the order's data, is a payload of its own and is encrypted).
         const data = Buffer.from(payload.data ?? []).toString();
         assert.ok(
-          PATCHES.some((id) => data === JSON.stringify({ id, deprecated: false })),
-          `${which} order: a payload in ${encoding} that is not a patch marker: ${data}`,
+          PATCHES.some((id) => data === JSON.stringify({ id, deprecated: false })) ||
+            isLocalActivityMarkerData(data),
+          `${which} order: a payload in ${encoding} that is not core's marker data: ${data}`,
         );
       }
       // The same history through the codec: the order is all there.
