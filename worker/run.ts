@@ -64,6 +64,7 @@ export async function runWorker(config: Config, tracing: Tracing): Promise<void>
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     paymentRatePerSecond: config.PAYMENT_RATE_PER_SECOND,
     shutdownGraceTimeMs: config.WORKER_SHUTDOWN_GRACE,
+    maxCachedWorkflows: config.WORKER_CACHED_WORKFLOWS,
     plugins: [tracing.workerPlugin],
     dataConverter,
     // Present in the production build (dist/worker/); from source the worker bundles at start.

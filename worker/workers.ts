@@ -34,6 +34,8 @@ export interface OrderWorkerOptions {
   paymentRatePerSecond?: number;
   /** How long in-flight activities may finish on shutdown before they are cancelled. */
   shutdownGraceTimeMs?: number;
+  /** Workflows each workflow worker keeps cached between tasks (WORKER_CACHED_WORKFLOWS). */
+  maxCachedWorkflows?: number;
   /**
    * A prebuilt workflow bundle (the production build's, or the tests' built once); otherwise the
    * worker bundles `workflows/` at start.
@@ -68,6 +70,7 @@ export async function createOrderWorkers(options: OrderWorkerOptions): Promise<O
     plugins: options.plugins ?? [],
     dataConverter: options.dataConverter,
     ...WORKER_TUNING,
+    ...(options.maxCachedWorkflows ? { maxCachedWorkflows: options.maxCachedWorkflows } : {}),
   };
   const orders = await Worker.create({
     ...common,

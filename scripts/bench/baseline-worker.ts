@@ -32,6 +32,7 @@ async function main(): Promise<void> {
     activities,
     dataConverter,
     ...WORKER_TUNING,
+    maxCachedWorkflows: config.WORKER_CACHED_WORKFLOWS,
   };
   const workers = await Promise.all([
     Worker.create({
