@@ -24,7 +24,7 @@
  * the test command uses to prove the benchmark still works.
  */
 import { cpus, freemem, totalmem } from 'node:os';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -42,6 +42,8 @@ import {
   cpuSecondsOf,
   getLatency,
   postAtRate,
+  profileArgs,
+  rssMbOf,
   waitForFinalOrders,
   type PostAtRate,
 } from './measure';
@@ -136,17 +138,6 @@ interface Latency {
   errors: number;
   p50: number;
   p99: number;
-}
-
-/** Resident memory of a process in MB (Linux /proc; 0 elsewhere). */
-function rssMbOf(pid: number | undefined): number {
-  if (!pid) return 0;
-  try {
-    const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match?.[1] ? Number(match[1]) / 1024 : 0;
-  } catch {
-    return 0;
-  }
 }
 
 /** Runs `measure` and adds the CPU seconds each process spent meanwhile. */
@@ -362,9 +353,7 @@ async function onFreshSystem<T>(
     dir,
     databaseUrl,
     env: { LOG_LEVEL: 'info' },
-    ...(settings.profile
-      ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'profiles')}`] }
-      : {}),
+    ...profileArgs(dir, settings.profile),
   };
   // On the cluster, each run still gets its own worker, API, finance and task queues.
   const stack: System<string> = cluster

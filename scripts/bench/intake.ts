@@ -22,6 +22,8 @@ import {
   cpuSecondsOf,
   getLatency,
   postAtRate,
+  profileArgs,
+  rssMbOf,
   waitForFinalOrders,
   type PostAtRate,
 } from './measure';
@@ -36,6 +38,8 @@ export interface IntakeSettings {
   statsRequests: number;
   /** How long each rate may wait for its orders to be final before the next rate starts. */
   drainSeconds: number;
+  /** CPU profiles of the Node services into <dir>/system/profiles (`--profile`). */
+  profile?: boolean;
 }
 
 interface Percentiles {
@@ -48,8 +52,13 @@ export interface IntakeReport {
   settings: IntakeSettings;
   startedAt: string;
   stats: Percentiles & { requests: number; errors: number };
-  /** With each rate, the API's CPU milliseconds per accepted order (intake and launch). */
-  posts: (PostAtRate & { apiCpuMsPerOrder: number })[];
+  /**
+   * With each rate, the API's CPU milliseconds per accepted order (intake and launch) and the
+   * worker's resident memory once that rate's orders were final.
+   */
+  posts: (PostAtRate & { apiCpuMsPerOrder: number; workerRssMb: number })[];
+  /** The worker's resident memory after the warm-up. */
+  workerRssMb: number;
 }
 
 const say = (line: string) => console.log(`[bench:intake] ${line}`);
@@ -65,10 +74,12 @@ export async function runIntakeBench(settings: IntakeSettings): Promise<IntakeRe
   try {
     say(`seeding ${settings.seedRows} rows (${settings.database})`);
     await seed(db, settings.seedRows, 7 * 86_400_000);
+    const dir = join(settings.dir, 'system');
     const stack = await startStack({
-      dir: join(settings.dir, 'system'),
+      dir,
       databaseUrl,
       env: { LOG_LEVEL: 'warn' },
+      ...profileArgs(dir, settings.profile),
     });
     try {
       say('warming up');
@@ -86,6 +97,8 @@ export async function runIntakeBench(settings: IntakeSettings): Promise<IntakeRe
         stack.viewerToken,
         settings.statsRequests,
       );
+      const workerRss = () => rssMbOf(stack.parts.worker?.pid);
+      const workerRssMb = workerRss();
       const posts: IntakeReport['posts'] = [];
       const apiCpu = () => cpuSecondsOf(stack.parts.api.pid);
       for (const rate of settings.rates) {
@@ -100,9 +113,13 @@ export async function runIntakeBench(settings: IntakeSettings): Promise<IntakeRe
           settings.drainSeconds * 1000,
         );
         const accepted = figures.requests - figures.errors;
-        posts.push({ ...figures, apiCpuMsPerOrder: ((apiCpu() - before) * 1000) / accepted });
+        posts.push({
+          ...figures,
+          apiCpuMsPerOrder: ((apiCpu() - before) * 1000) / accepted,
+          workerRssMb: workerRss(),
+        });
       }
-      const report: IntakeReport = { settings, startedAt, stats, posts };
+      const report: IntakeReport = { settings, startedAt, stats, posts, workerRssMb };
       writeFileSync(join(settings.dir, 'intake.json'), `${JSON.stringify(report, null, 2)}\n`);
       return report;
     } finally {
@@ -116,7 +133,7 @@ export async function runIntakeBench(settings: IntakeSettings): Promise<IntakeRe
 
 /** The intake figures as a table. */
 export function printIntake(report: IntakeReport): void {
-  const { settings, stats, posts } = report;
+  const { settings, stats, posts, workerRssMb } = report;
   const rows = settings.seedRows.toLocaleString('en');
   console.log(`
 Intake and stats on ${settings.database}, ${rows} rows (ms; launch = accepted → workflow started)
@@ -128,6 +145,7 @@ ${posts
       `  ${`POST /api/orders ${p.rate}/s × ${settings.rateSeconds} s`.padEnd(36)}${String(p.requests).padStart(10)}${fixed(p.p50).padStart(9)}${fixed(p.p99).padStart(9)}${String(p.errors).padStart(8)}${fixed(p.launch.p50, 0).padStart(12)}${fixed(p.launch.p99, 0).padStart(12)}${fixed(p.drainSeconds, 0).padStart(9)}${fixed(p.apiCpuMsPerOrder).padStart(18)}${p.unfinished ? `  (${p.unfinished} not final, ${p.unlaunched} not started)` : ''}`,
   )
   .join('\n')}
+  worker RSS: ${[workerRssMb, ...posts.map((p) => p.workerRssMb)].map((mb) => fixed(mb, 0)).join(' → ')} MB (warmed up, then after each rate's orders were final)
   targets: POST p99 ≤ 50 ms at 50/s and ≤ 100 ms at 200/s; GET /api/stats p99 ≤ 20 ms
 `);
 }

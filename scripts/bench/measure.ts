@@ -1,10 +1,27 @@
 /** Measurements the benchmark's sections share: waiting for orders to finish, GET latency. */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Database } from '../../db';
 import type { StoredOrder } from '../../db/orders';
 import { FINAL_STATUSES } from '../../domain/order';
 import { closedLoop, openLoop, orderBody, percentile, postOrder } from '../lib/load';
+
+/** Node flags that write V8 CPU profiles of every Node service into `<dir>/profiles`. */
+export function profileArgs(dir: string, on: boolean | undefined): { nodeArgs?: string[] } {
+  return on ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${join(dir, 'profiles')}`] } : {};
+}
+
+/** Resident memory of a process in MB (Linux /proc; 0 elsewhere). */
+export function rssMbOf(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match?.[1] ? Number(match[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
 
 /** User + system CPU seconds of a process so far (Linux /proc; 0 elsewhere). */
 export function cpuSecondsOf(pid: number | undefined): number {
