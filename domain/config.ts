@@ -118,11 +118,11 @@ export const configSchema = z.object({
   /** How long the worker lets in-flight activities finish on SIGTERM before cancelling them. */
   WORKER_SHUTDOWN_GRACE: duration('10s'),
   /**
-   * Workflows one worker process keeps in memory between their tasks. A workflow evicted from the
-   * cache replays its history at its next task; the SDK's default (sized from the heap limit)
-   * lets a backlog grow the worker's memory by every open order (docs/benchmarks.md).
+   * Workflows one worker process keeps in memory between their tasks; unset, the SDK's default
+   * (sized from the heap limit). A smaller cache bounds memory in a small container, at the price
+   * of a replay for every evicted workflow's next task (docs/benchmarks.md measured 500).
    */
-  WORKER_CACHED_WORKFLOWS: z.coerce.number().int().min(2).max(100_000).default(500),
+  WORKER_CACHED_WORKFLOWS: z.coerce.number().int().min(2).max(100_000).optional(),
   /**
    * How long a read of the feature toggles is reused (`FeatureToggleService`): an operator's flip
    * reaches every process within this time, and the database sees one read per window.

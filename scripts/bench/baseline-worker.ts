@@ -32,7 +32,9 @@ async function main(): Promise<void> {
     activities,
     dataConverter,
     ...WORKER_TUNING,
-    maxCachedWorkflows: config.WORKER_CACHED_WORKFLOWS,
+    ...(config.WORKER_CACHED_WORKFLOWS
+      ? { maxCachedWorkflows: config.WORKER_CACHED_WORKFLOWS }
+      : {}),
   };
   const workers = await Promise.all([
     Worker.create({
