@@ -23,6 +23,7 @@ import {
   getLatency,
   postAtRate,
   profileArgs,
+  heapUsedMbOf,
   rssMbOf,
   waitForFinalOrders,
   type PostAtRate,
@@ -47,6 +48,12 @@ interface Percentiles {
   p99: number;
 }
 
+/** The worker's resident memory and V8 heap in use, in MB. */
+interface WorkerMemory {
+  workerRssMb: number;
+  workerHeapUsedMb: number;
+}
+
 /** The figures `printIntake` shows. */
 export interface IntakeReport {
   settings: IntakeSettings;
@@ -56,9 +63,9 @@ export interface IntakeReport {
    * With each rate, the API's CPU milliseconds per accepted order (intake and launch) and the
    * worker's resident memory once that rate's orders were final.
    */
-  posts: (PostAtRate & { apiCpuMsPerOrder: number; workerRssMb: number })[];
-  /** The worker's resident memory after the warm-up. */
-  workerRssMb: number;
+  posts: (PostAtRate & { apiCpuMsPerOrder: number } & WorkerMemory)[];
+  /** The worker's memory after the warm-up. */
+  workerMemory: WorkerMemory;
 }
 
 const say = (line: string) => console.log(`[bench:intake] ${line}`);
@@ -97,8 +104,11 @@ export async function runIntakeBench(settings: IntakeSettings): Promise<IntakeRe
         stack.viewerToken,
         settings.statsRequests,
       );
-      const workerRss = () => rssMbOf(stack.parts.worker?.pid);
-      const workerRssMb = workerRss();
+      const workerMemoryNow = async (): Promise<WorkerMemory> => ({
+        workerRssMb: rssMbOf(stack.parts.worker?.pid),
+        workerHeapUsedMb: await heapUsedMbOf(stack.workerMetricsUrl, stack.metricsToken),
+      });
+      const workerMemory = await workerMemoryNow();
       const posts: IntakeReport['posts'] = [];
       const apiCpu = () => cpuSecondsOf(stack.parts.api.pid);
       for (const rate of settings.rates) {
@@ -116,10 +126,10 @@ export async function runIntakeBench(settings: IntakeSettings): Promise<IntakeRe
         posts.push({
           ...figures,
           apiCpuMsPerOrder: ((apiCpu() - before) * 1000) / accepted,
-          workerRssMb: workerRss(),
+          ...(await workerMemoryNow()),
         });
       }
-      const report: IntakeReport = { settings, startedAt, stats, posts, workerRssMb };
+      const report: IntakeReport = { settings, startedAt, stats, posts, workerMemory };
       writeFileSync(join(settings.dir, 'intake.json'), `${JSON.stringify(report, null, 2)}\n`);
       return report;
     } finally {
@@ -133,7 +143,8 @@ export async function runIntakeBench(settings: IntakeSettings): Promise<IntakeRe
 
 /** The intake figures as a table. */
 export function printIntake(report: IntakeReport): void {
-  const { settings, stats, posts, workerRssMb } = report;
+  const { settings, stats, posts, workerMemory } = report;
+  const memory = [workerMemory, ...posts];
   const rows = settings.seedRows.toLocaleString('en');
   console.log(`
 Intake and stats on ${settings.database}, ${rows} rows (ms; launch = accepted → workflow started)
@@ -145,7 +156,7 @@ ${posts
       `  ${`POST /api/orders ${p.rate}/s × ${settings.rateSeconds} s`.padEnd(36)}${String(p.requests).padStart(10)}${fixed(p.p50).padStart(9)}${fixed(p.p99).padStart(9)}${String(p.errors).padStart(8)}${fixed(p.launch.p50, 0).padStart(12)}${fixed(p.launch.p99, 0).padStart(12)}${fixed(p.drainSeconds, 0).padStart(9)}${fixed(p.apiCpuMsPerOrder).padStart(18)}${p.unfinished ? `  (${p.unfinished} not final, ${p.unlaunched} not started)` : ''}`,
   )
   .join('\n')}
-  worker RSS: ${[workerRssMb, ...posts.map((p) => p.workerRssMb)].map((mb) => fixed(mb, 0)).join(' → ')} MB (warmed up, then after each rate's orders were final)
+  worker RSS: ${memory.map((m) => fixed(m.workerRssMb, 0)).join(' → ')} MB, V8 heap in use: ${memory.map((m) => fixed(m.workerHeapUsedMb, 0)).join(' → ')} MB (warmed up, then after each rate's orders were final)
   targets: POST p99 ≤ 50 ms at 50/s and ≤ 100 ms at 200/s; GET /api/stats p99 ≤ 20 ms
 `);
 }

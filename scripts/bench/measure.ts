@@ -23,6 +23,21 @@ export function rssMbOf(pid: number | undefined): number {
   }
 }
 
+/**
+ * V8 heap in use of a Node service in MB, from its Prometheus `/metrics` (prom-client's process
+ * metrics); NaN when it cannot be read. Beside RSS it tells a heap that grew from one that V8
+ * merely has not given back.
+ */
+export async function heapUsedMbOf(metricsUrl: string, token: string): Promise<number> {
+  try {
+    const response = await fetch(metricsUrl, { headers: { authorization: `Bearer ${token}` } });
+    const match = /^nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)$/m.exec(await response.text());
+    return match?.[1] ? Number(match[1]) / 1024 / 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** User + system CPU seconds of a process so far (Linux /proc; 0 elsewhere). */
 export function cpuSecondsOf(pid: number | undefined): number {
   if (!pid) return 0;
