@@ -6,56 +6,30 @@
  * at the package, the batch's outcome `applied`), and the batch completed.
  */
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { after, before, test } from 'node:test';
+import { randomUUID } from 'node:crypto';
+import { test } from 'node:test';
 import { paymentIdempotencyKey } from '../../activities/orders';
 import type { BulkActionResponse } from '../../api/schemas';
-import { openDatabase, type Database } from '../../db';
 import type { ChargeRecord } from '../../domain/finance';
 import { workflowIdForOrder } from '../../domain/temporal';
-import { createPostgresCluster, type PostgresCluster } from '../../scripts/lib/postgres';
-import { startStack, type Stack } from '../../scripts/lib/stack';
 import { waitFor } from '../support/wait';
-import { financeControl } from './support';
+import { faultSystemForFile } from './support';
 
 const ORDERS = 24;
-const RESULTS = resolve(__dirname, '../../test-results');
 
-let cluster: PostgresCluster;
-let stack: Stack;
-let db: Database;
-
-before(
-  async () => {
-    cluster = await createPostgresCluster({ password: `pw-${randomBytes(12).toString('hex')}` });
-    const dir = join(RESULTS, 'faults-bulk');
-    rmSync(dir, { recursive: true, force: true });
-    stack = await startStack({
-      dir,
-      databaseUrl: cluster.url,
-      env: { LOG_LEVEL: 'info', PAYMENT_MAX_ATTEMPTS: '2', FINANCE_TIMEOUT: '5s' },
-    });
-    db = await openDatabase(cluster.url);
-  },
-  { timeout: 180_000 },
-);
-
-after(async () => {
-  await db?.close();
-  await stack?.stop();
-  await cluster?.destroy();
+const fault = faultSystemForFile('faults-bulk', {
+  LOG_LEVEL: 'info',
+  PAYMENT_MAX_ATTEMPTS: '2',
+  FINANCE_TIMEOUT: '5s',
 });
-
 const finance = (path: string, method?: string, body?: unknown) =>
-  financeControl(stack.financeUrl)(path, method, body);
+  fault.finance(path, method, body);
 
 async function call(method: string, path: string, json?: unknown): Promise<Response> {
-  return fetch(`${stack.apiUrl}${path}`, {
+  return fetch(`${fault.stack.apiUrl}${path}`, {
     method,
     headers: {
-      authorization: `Bearer ${stack.operatorToken}`,
+      authorization: `Bearer ${fault.stack.operatorToken}`,
       ...(json === undefined ? {} : { 'content-type': 'application/json' }),
     },
     body: json === undefined ? null : JSON.stringify(json),
@@ -89,7 +63,7 @@ void test(
     }
     await waitFor(
       `all ${ORDERS} orders to fail`,
-      () => db.orders.getMany(ids),
+      () => fault.db.orders.getMany(ids),
       (orders) => orders.length === ORDERS && orders.every((o) => o.status === 'failed'),
       { timeoutMs: 180_000, everyMs: 500 },
     );
@@ -115,8 +89,8 @@ void test(
           everyMs: 200,
         },
       );
-      await stack.parts.worker.kill();
-      await stack.restart('worker');
+      await fault.stack.parts.worker.kill();
+      await fault.stack.restart('worker');
     }
     const done = await waitFor(
       'the batch to finish',
@@ -132,7 +106,7 @@ void test(
 
     const orders = await waitFor(
       'every order to be processed',
-      () => db.orders.getMany(ids),
+      () => fault.db.orders.getMany(ids),
       (all) => all.every((o) => o.status === 'processed'),
       { timeoutMs: 180_000, everyMs: 500 },
     );
@@ -142,7 +116,7 @@ void test(
         `/charges/${encodeURIComponent(paymentIdempotencyKey(orderId))}`,
       )) as ChargeRecord;
       assert.equal(record.charges, 1, `order ${orderId} charged once`);
-      const history = await stack.client.workflow
+      const history = await fault.stack.client.workflow
         .getHandle(workflowIdForOrder(orderId))
         .fetchHistory();
       const accepted = (history.events ?? []).filter(
@@ -150,6 +124,6 @@ void test(
       );
       assert.equal(accepted.length, 1, `order ${orderId}: one retry accepted`);
     }
-    assert.deepEqual(stack.unexpectedExits, []);
+    assert.deepEqual(fault.stack.unexpectedExits, []);
   },
 );

@@ -9,16 +9,13 @@
  * (`npm run test:faults`: 300 orders, a 20 s database outage, finance down for 30 s).
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { after, before, test } from 'node:test';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { openDatabase, type Database } from '../../db';
-import { createPostgresCluster, type PostgresCluster } from '../../scripts/lib/postgres';
-import { startStack, type PartName, type Stack } from '../../scripts/lib/stack';
+import type { PartName } from '../../scripts/lib/stack';
 import {
-  financeControl,
+  faultSystemForFile,
   killMidPayment,
   leaksIn,
   outcomeSummary,
@@ -72,55 +69,28 @@ const PROFILES: Record<'short' | 'full', Profile> = {
 
 const profileName = process.env.FAULTS_PROFILE === 'full' ? 'full' : 'short';
 const profile = PROFILES[profileName];
-const RESULTS = resolve(__dirname, '../../test-results');
-
-let cluster: PostgresCluster;
-let stack: Stack;
-let db: Database;
-const DB_PASSWORD = `pw-${randomBytes(12).toString('hex')}`;
 
 /** The suite runs minutes, not the test command's default per-test ceiling. */
 const TIMEOUT_MS = (profileName === 'full' ? 20 : 10) * 60_000;
 
-before(
-  async () => {
-    cluster = await createPostgresCluster({ password: DB_PASSWORD });
-    // Kept after the run (git-ignored): every part's log and the Temporal database, to dig into.
-    const dir = join(RESULTS, `faults-${profileName}`);
-    rmSync(dir, { recursive: true, force: true });
-    stack = await startStack({
-      dir,
-      databaseUrl: cluster.url,
-      env: {
-        LOG_LEVEL: 'info',
-        // 20% of calls fail in `flaky` mode, and an outage eats about six attempts: fifteen keep
-        // the odds of exhausting retries on a good order below one in ten thousand per run.
-        PAYMENT_MAX_ATTEMPTS: '15',
-        // Launches cut off by an API kill are claimed again within seconds.
-        RECONCILE_AFTER: '10s',
-        RECONCILE_EVERY: '3s',
-        FINANCE_TIMEOUT: '5s',
-      },
-    });
-    db = await openDatabase(cluster.url);
-  },
-  { timeout: 180_000 },
-);
-
-after(async () => {
-  await db?.close();
-  await stack?.stop();
-  await cluster?.destroy();
+const fault = faultSystemForFile(`faults-${profileName}`, {
+  LOG_LEVEL: 'info',
+  // 20% of calls fail in `flaky` mode, and an outage eats about six attempts: fifteen keep
+  // the odds of exhausting retries on a good order below one in ten thousand per run.
+  PAYMENT_MAX_ATTEMPTS: '15',
+  // Launches cut off by an API kill are claimed again within seconds.
+  RECONCILE_AFTER: '10s',
+  RECONCILE_EVERY: '3s',
+  FINANCE_TIMEOUT: '5s',
 });
-
 const finance = (path: string, method?: string, body?: unknown) =>
-  financeControl(stack.financeUrl)(path, method, body);
+  fault.finance(path, method, body);
 
 const flaky = () => finance('/mode', 'PUT', { mode: 'flaky', failureRate: 0.2 });
 
 async function restartTimed(part: PartName): Promise<number> {
   const started = Date.now();
-  await stack.restart(part);
+  await fault.stack.restart(part);
   return Date.now() - started;
 }
 
@@ -129,7 +99,7 @@ async function killWorkerMidPayment(events: FaultEvent[]): Promise<void> {
   events.push(
     await killMidPayment(
       finance,
-      () => stack.parts.worker.kill(),
+      () => fault.stack.parts.worker.kill(),
       () => restartTimed('worker'),
     ),
   );
@@ -147,7 +117,7 @@ async function runFaults(events: FaultEvent[]): Promise<void> {
   await gap();
 
   let at = Date.now();
-  await stack.parts.temporal.stop();
+  await fault.stack.parts.temporal.stop();
   events.push({
     what: 'Temporal dev server restart',
     at,
@@ -158,9 +128,9 @@ async function runFaults(events: FaultEvent[]): Promise<void> {
   await gap();
 
   at = Date.now();
-  await cluster.stop();
+  await fault.cluster.stop();
   await sleep(profile.databaseOutageMs);
-  await cluster.start();
+  await fault.cluster.start();
   events.push({ what: `PostgreSQL down ${profile.databaseOutageMs / 1000} s`, at });
   await gap();
   await kill();
@@ -174,7 +144,7 @@ async function runFaults(events: FaultEvent[]): Promise<void> {
   await gap();
 
   at = Date.now();
-  await stack.parts.api.kill();
+  await fault.stack.parts.api.kill();
   events.push({ what: 'API SIGKILL', at, restartMs: await restartTimed('api') });
   await gap();
   while (kills < profile.workerKills) {
@@ -189,17 +159,22 @@ void test(
   async () => {
     const events: FaultEvent[] = [];
     const { placed, outcome, loadStarted, loadSeconds } = await runUnderLoad({
-      stack,
+      stack: fault.stack,
       profile,
       faults: () => runFaults(events),
-      db,
-      operators: { token: stack.operatorToken, everyMs: profile.cancelEveryMs },
+      db: fault.db,
+      operators: { token: fault.stack.operatorToken, everyMs: profile.cancelEveryMs },
     });
     const recoveries = recoveriesOf(events, outcome.keys, cancelledOrders(outcome));
     const worstRecoveryMs = longestRecoveryMs(recoveries);
 
-    const secrets = [stack.operatorToken, stack.clientToken, stack.metricsToken, DB_PASSWORD];
-    const leaks = leaksIn(stack.logFiles(), secrets);
+    const secrets = [
+      fault.stack.operatorToken,
+      fault.stack.clientToken,
+      fault.stack.metricsToken,
+      fault.dbPassword,
+    ];
+    const leaks = leaksIn(fault.stack.logFiles(), secrets);
 
     const summary = {
       profile: profileName,
@@ -218,10 +193,7 @@ void test(
       })),
       events: timeline(events, loadStarted),
     };
-    writeFileSync(
-      join(RESULTS, `faults-${profileName}`, 'summary.json'),
-      `${JSON.stringify(summary, null, 2)}\n`,
-    );
+    writeFileSync(join(fault.dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
     console.log(`
 Fault suite (${profileName}) — ${summary.loadSeconds.toFixed(0)} s of load
   orders accepted          ${summary.orders} (${summary.processed} processed, ${summary.failed} failed on purpose, ${summary.cancelled} cancelled)
@@ -241,7 +213,7 @@ Fault suite (${profileName}) — ${summary.loadSeconds.toFixed(0)} s of load
                            per kill: ${summary.recoveries.map((r) => `${r.cancelled ? 'not retried: the order was cancelled' : `${r.recoverySeconds.toFixed(1)} s`} (attempt ${r.attempt}, restart ${r.restartSeconds.toFixed(1)} s)`).join(', ')}
 `);
 
-    assertPromisesKept({ placed, outcome, leaks, unexpectedExits: stack.unexpectedExits });
+    assertPromisesKept({ placed, outcome, leaks, unexpectedExits: fault.stack.unexpectedExits });
     assert.equal(summary.workerKills, profile.workerKills);
     assert.equal(
       recoveries.length,
@@ -253,11 +225,14 @@ Fault suite (${profileName}) — ${summary.loadSeconds.toFixed(0)} s of load
       'every hung payment of an order not cancelled was retried after its kill',
     );
     // Every status write of the run, through kills and outages, moved the kept counts with it.
-    assert.deepEqual(await db.orders.countByStatus(), await db.orders.countByStatusScan());
+    assert.deepEqual(
+      await fault.db.orders.countByStatus(),
+      await fault.db.orders.countByStatusScan(),
+    );
     // A launch cut off by the API kill between start and record is recorded once its lease ends.
     await waitFor(
       'every launch to be recorded',
-      () => db.launches.backlog(),
+      () => fault.db.launches.backlog(),
       (backlog) => backlog.waiting === 0,
       { timeoutMs: 60_000, everyMs: 1_000 },
     );

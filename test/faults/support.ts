@@ -7,10 +7,13 @@
  * and none for any other, charges minus refunds; every refund of a charge; no secret in a log).
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { after, before } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
-import type { Database } from '../../db';
+import { openDatabase, type Database } from '../../db';
 import type { KeyActivity } from '../../domain/finance';
 import { FINAL_STATUSES, type OrderStatus, type OrderWorkflowState } from '../../domain/order';
 import { orderStatusKey, QUERIES, workflowIdForOrder } from '../../domain/temporal';
@@ -21,6 +24,8 @@ import {
   type PlacedOrder,
   type PostAnswer,
 } from '../../scripts/lib/load';
+import { createPostgresCluster, type PostgresCluster } from '../../scripts/lib/postgres';
+import { startStack, type Stack } from '../../scripts/lib/stack';
 
 export const BROKEN_DATE = '3000-01-01T00:00:00.000Z';
 
@@ -35,6 +40,47 @@ export interface FaultEvent {
 }
 
 /** Calls the finance simulator's control API; throws on an error answer. */
+/** A dev-server fault profile's system, filled in by the file's `before` hook. */
+export interface FaultSystem {
+  cluster: PostgresCluster;
+  stack: Stack;
+  /** The test's own handle on the orders database. */
+  db: Database;
+  /** The orders database's password: a secret no log may contain. */
+  dbPassword: string;
+  /** Where the run's logs are kept (test-results/<name>). */
+  dir: string;
+  finance: ReturnType<typeof financeControl>;
+}
+
+/**
+ * The whole system as separate processes on a throwaway PostgreSQL cluster, started before the
+ * file's tests and stopped after them. Every part's log and the Temporal database are kept in
+ * test-results/`name` (git-ignored) to dig into after a run.
+ */
+export function faultSystemForFile(name: string, env: Record<string, string>): FaultSystem {
+  const system = {
+    dbPassword: `pw-${randomBytes(12).toString('hex')}`,
+    dir: join(resolve(__dirname, '../../test-results'), name),
+  } as FaultSystem;
+  before(
+    async () => {
+      system.cluster = await createPostgresCluster({ password: system.dbPassword });
+      rmSync(system.dir, { recursive: true, force: true });
+      system.stack = await startStack({ dir: system.dir, databaseUrl: system.cluster.url, env });
+      system.finance = financeControl(system.stack.financeUrl);
+      system.db = await openDatabase(system.cluster.url);
+    },
+    { timeout: 180_000 },
+  );
+  after(async () => {
+    await system.db?.close();
+    await system.stack?.stop();
+    await system.cluster?.destroy();
+  });
+  return system;
+}
+
 export function financeControl(
   financeUrl: string,
 ): (path: string, method?: string, body?: unknown) => Promise<unknown> {
